@@ -1,0 +1,81 @@
+from django.contrib import admin, messages
+
+from config.errors import ApplicationError
+
+from . import services
+from .models import CaptionJob, CaptionVariant, JobEvent, MediaAsset, Transcript
+
+
+class JobEventInline(admin.TabularInline):
+    model = JobEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "from_status", "to_status", "stage", "message", "actor"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class CaptionVariantInline(admin.TabularInline):
+    model = CaptionVariant
+    extra = 0
+    can_delete = False
+    readonly_fields = ["position", "text", "writer"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CaptionJob)
+class CaptionJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "status", "stage", "attempts", "error_code", "created_at"]
+    list_filter = ["status", "stage", "platform", "tone"]
+    search_fields = ["id", "owner__email", "error_message"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+    inlines = [CaptionVariantInline, JobEventInline]
+    actions = ["retry_jobs", "cancel_jobs"]
+    readonly_fields = [f.name for f in CaptionJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def _apply(self, request, queryset, action, verb):
+        done = 0
+        for job in queryset:
+            try:
+                action(job=job, actor=request.user)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{verb} {done} job(s).")
+
+    @admin.action(description="Retry selected failed jobs", permissions=["change"])
+    def retry_jobs(self, request, queryset):
+        self._apply(request, queryset, services.caption_job_retry, "Retried")
+
+    @admin.action(description="Cancel selected jobs", permissions=["change"])
+    def cancel_jobs(self, request, queryset):
+        self._apply(request, queryset, services.caption_job_cancel, "Cancelled")
+
+
+@admin.register(MediaAsset)
+class MediaAssetAdmin(admin.ModelAdmin):
+    list_display = ["id", "owner", "kind", "content_type", "size_bytes", "duration_seconds",
+                    "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["id", "owner__email", "sha256"]
+    list_select_related = ["owner"]
+    readonly_fields = [f.name for f in MediaAsset._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Transcript)
+class TranscriptAdmin(admin.ModelAdmin):
+    list_display = ["job", "language", "duration_seconds", "created_at"]
+    readonly_fields = ["job", "language", "text", "segments", "duration_seconds", "created_at"]
+
+    def has_add_permission(self, request):
+        return False

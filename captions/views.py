@@ -1,0 +1,147 @@
+"""Server-rendered pages. They validate input and call services; nothing more."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from config.errors import ApplicationError
+
+from . import selectors, services
+from .forms import CaptionJobForm
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("x-requested-with") == "XMLHttpRequest"
+
+
+@login_required
+def dashboard(request):
+    jobs = selectors.caption_jobs_for_owner(owner=request.user)[:100]
+    return render(request, "captions/dashboard.html", {"jobs": jobs})
+
+
+@login_required
+def job_new(request):
+    form = CaptionJobForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            options = {k: v for k, v in form.cleaned_data.items() if k != "file"}
+            try:
+                job = services.caption_job_submit(
+                    owner=request.user, upload=form.cleaned_data["file"], options=options
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+                for field, message in exc.details.items():
+                    if field in form.fields:
+                        form.add_error(field, message)
+                status = exc.status
+            else:
+                url = reverse("captions:job_detail", args=[job.pk])
+                if _wants_json(request):
+                    return JsonResponse({"id": str(job.pk), "redirect": url}, status=201)
+                return redirect(url)
+        else:
+            status = 400
+        if _wants_json(request):
+            errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
+            return JsonResponse({"errors": errors}, status=status)
+    return render(request, "captions/job_new.html", {"form": form}, status=status)
+
+
+@login_required
+def job_detail(request, job_id):
+    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    transcript = selectors.caption_job_transcript(job=job)
+    return render(request, "captions/job_detail.html", {"job": job, "transcript": transcript})
+
+
+@never_cache
+@login_required
+@require_GET
+def job_status(request, job_id):
+    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    return JsonResponse(
+        {
+            "id": str(job.pk),
+            "status": job.status,
+            "status_display": job.get_status_display(),
+            "stage": job.stage,
+            "stage_display": job.get_stage_display(),
+            "progress": job.progress,
+            "error_message": job.error_message,
+            "is_final": job.is_final,
+        }
+    )
+
+
+@login_required
+@require_GET
+def transcript_download(request, job_id):
+    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    transcript = selectors.caption_job_transcript(job=job)
+    if transcript is None:
+        return HttpResponse(
+            "This job has no transcript yet.", status=404, content_type="text/plain"
+        )
+    response = HttpResponse(transcript.text + "\n", content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="transcript-{job.pk}.txt"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _job_action(request, job_id, action, done_message):
+    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    try:
+        action(job=job, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done_message)
+    return redirect("captions:job_detail", job_id=job.pk)
+
+
+@login_required
+@require_POST
+def job_cancel(request, job_id):
+    return _job_action(request, job_id, services.caption_job_cancel, "The job was cancelled.")
+
+
+@login_required
+@require_POST
+def job_retry(request, job_id):
+    return _job_action(request, job_id, services.caption_job_retry, "The job was queued again.")
+
+
+@require_GET
+def healthz(request):
+    """Liveness: the process answers."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: the database and the cache answer."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        cache.set("readyz", "1", 5)
+        checks["cache"] = "ok" if cache.get("readyz") == "1" else "error"
+    except Exception as exc:  # noqa: BLE001
+        checks["cache"] = f"error: {exc.__class__.__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                        status=200 if ready else 503)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the product on this machine with the embedded defaults: SQLite and media
+# files under var/, a filesystem Celery broker, one local worker. No server or cloud
+# account is needed. Stop it with Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_venv.sh
+ensure_venv
+
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.local}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+VAR_DIR="${CAPTIONS_VAR_DIR:-var}"
+mkdir -p "$VAR_DIR/log"
+
+.venv/bin/python manage.py migrate --noinput >"$VAR_DIR/log/migrate.log"
+
+.venv/bin/celery -A config worker --pool=solo --queues=default --loglevel=INFO \
+  >"$VAR_DIR/log/worker.log" 2>&1 &
+worker_pid=$!
+trap 'kill $worker_pid 2>/dev/null || true; wait $worker_pid 2>/dev/null || true' EXIT INT TERM
+
+cat <<MSG
+Caption Generator is running at http://$HOST:$PORT/
+  - sign up there; verification emails are written to $VAR_DIR/outbox/
+  - worker log: $VAR_DIR/log/worker.log
+  - Whisper model: ${WHISPER_MODEL:-base} (set WHISPER_MODEL to a model name or a .pt checkpoint path)
+MSG
+.venv/bin/python manage.py runserver --noreload "$HOST:$PORT"

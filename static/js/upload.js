@@ -1,0 +1,82 @@
+// Drag-and-drop upload with a progress bar. Without JavaScript the form posts normally.
+(function () {
+  "use strict";
+  var form = document.getElementById("upload-form");
+  if (!form) return;
+  var input = document.getElementById("id_file");
+  var zone = document.getElementById("dropzone");
+  var nameLabel = document.getElementById("dz-file");
+  var wrap = document.getElementById("progress-wrap");
+  var bar = document.getElementById("upload-progress");
+  var percent = document.getElementById("upload-percent");
+  var errors = document.getElementById("form-errors");
+  var button = document.getElementById("submit-button");
+
+  function showName() {
+    nameLabel.textContent = input.files.length ? input.files[0].name : "";
+  }
+  input.addEventListener("change", showName);
+  ["dragenter", "dragover"].forEach(function (type) {
+    zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.add("over"); });
+  });
+  ["dragleave", "drop"].forEach(function (type) {
+    zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.remove("over"); });
+  });
+  zone.addEventListener("drop", function (e) {
+    if (e.dataTransfer && e.dataTransfer.files.length) {
+      input.files = e.dataTransfer.files;
+      showName();
+    }
+  });
+
+  function showErrors(list) {
+    errors.textContent = "";
+    list.forEach(function (text) {
+      var p = document.createElement("p");
+      p.textContent = text;
+      errors.appendChild(p);
+    });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (!input.files.length) { showErrors(["Choose a file to upload."]); return; }
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action || window.location.href);
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    wrap.hidden = false;
+    button.disabled = true;
+    xhr.upload.addEventListener("progress", function (ev) {
+      if (!ev.lengthComputable) return;
+      var pct = Math.round((ev.loaded / ev.total) * 100);
+      bar.value = pct;
+      percent.textContent = pct + "%";
+    });
+    xhr.addEventListener("load", function () {
+      var data = {};
+      try { data = JSON.parse(xhr.responseText); } catch (err) { data = {}; }
+      if (xhr.status === 201 && data.redirect) {
+        bar.value = 100;
+        percent.textContent = "100%";
+        window.location.assign(data.redirect);
+        return;
+      }
+      button.disabled = false;
+      wrap.hidden = true;
+      var messages = [];
+      Object.keys(data.errors || {}).forEach(function (field) {
+        data.errors[field].forEach(function (m) {
+          messages.push(field === "__all__" ? m : field.replace("_", " ") + ": " + m);
+        });
+      });
+      if (!messages.length) messages.push("The upload failed (HTTP " + xhr.status + "). Please try again.");
+      showErrors(messages);
+    });
+    xhr.addEventListener("error", function () {
+      button.disabled = false;
+      wrap.hidden = true;
+      showErrors(["The connection was lost during the upload. Please try again."]);
+    });
+    xhr.send(new FormData(form));
+  });
+})();

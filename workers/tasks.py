@@ -1,0 +1,25 @@
+"""Celery tasks: thin shells around ``captions.services``."""
+
+import logging
+
+from celery import shared_task
+
+from captions import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    name="workers.tasks.caption_job_process",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def caption_job_process(self, job_id: str) -> None:
+    try:
+        services.caption_job_run(job_id=job_id)
+    except Exception as exc:
+        logger.exception("caption job %s attempt crashed", job_id)
+        if services.caption_job_attempt_crashed(job_id=job_id):
+            raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
