@@ -314,6 +314,17 @@ def caption_job_complete(
 # --- The pipeline ----------------------------------------------------------------------
 
 
+def format_duration(seconds: float) -> str:
+    """'9.5 seconds', '3 min 20 s', '2 h 5 min': for messages people read."""
+    if seconds < 60:
+        return f"{seconds:.1f} seconds"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def stt_config() -> stt.SttConfig:
     return stt.SttConfig(
         model=settings.WHISPER_MODEL,
@@ -373,8 +384,8 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                     duration = info.duration_seconds
                     if duration > settings.CAPTIONS_MAX_MEDIA_SECONDS:
                         raise MediaRejected(
-                            f"The media is {duration / 60:.1f} minutes long; the limit is "
-                            f"{settings.CAPTIONS_MAX_MEDIA_SECONDS / 60:.0f} minutes.",
+                            f"The media is {format_duration(duration)} long; the limit is "
+                            f"{format_duration(settings.CAPTIONS_MAX_MEDIA_SECONDS)}.",
                             code="media_too_long",
                         )
                     if not info.has_audio and not info.has_video:

@@ -34,6 +34,7 @@ WHISPER_ALLOW_DOWNLOAD = False
 # Random-weight models never stop on their own: keep each window's decoding short.
 WHISPER_SAMPLE_LEN = env.int("WHISPER_SAMPLE_LEN", default=24)
 WHISPER_TEMPERATURES = (0.0,)
+LOGGING["loggers"] = {"werkzeug": {"level": "WARNING"}}  # noqa: F405 - moto's access log
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "1000/m/ip",

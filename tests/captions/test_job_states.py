@@ -1,0 +1,99 @@
+"""The job state machine: only allowed transitions happen, each leaves an event."""
+
+import pytest
+
+from captions import services
+from captions.models import ALLOWED_TRANSITIONS, CaptionJob, JobStatus
+from config.errors import ApplicationError
+from tests.factories import CaptionJobFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_status_has_its_transitions_declared():
+    assert set(ALLOWED_TRANSITIONS) == set(JobStatus.values)
+    assert ALLOWED_TRANSITIONS[JobStatus.DONE] == frozenset()
+    assert ALLOWED_TRANSITIONS[JobStatus.CANCELLED] == frozenset()
+
+
+def test_queued_job_can_be_cancelled_once(user):
+    job = CaptionJobFactory(owner=user)
+    services.caption_job_cancel(job=job, actor=user)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.finished_at is not None
+    with pytest.raises(ApplicationError) as exc:
+        services.caption_job_cancel(job=job, actor=user)
+    assert exc.value.status == 409
+
+
+def test_done_job_cannot_be_failed_or_retried(user):
+    job = CaptionJobFactory(owner=user, status=JobStatus.DONE)
+    for action in (services.caption_job_retry, services.caption_job_cancel):
+        with pytest.raises(ApplicationError):
+            action(job=job, actor=user)
+    with pytest.raises(ApplicationError):
+        services.caption_job_fail(job_id=job.pk, code="x", message="y")
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+
+
+def test_failed_job_retried_is_queued_with_fresh_attempts(user, django_capture_on_commit_callbacks):
+    job = CaptionJobFactory(owner=user, status=JobStatus.FAILED, attempts=3,
+                            error_message="boom")
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.caption_job_retry(job=job, actor=user)
+    assert len(callbacks) == 1, "the job is queued once, after commit"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error_message) == (JobStatus.QUEUED, 0, "")
+    event = job.events.last()
+    assert (event.from_status, event.to_status, event.actor) == ("failed", "queued", user)
+
+
+def test_start_increments_attempts_and_gives_up_after_the_limit(user, settings):
+    settings.CAPTION_JOB_MAX_ATTEMPTS = 2
+    job = CaptionJobFactory(owner=user)
+    assert services.caption_job_start(job_id=job.pk).attempts == 1
+    # The worker died: the task is redelivered while the job is still processing.
+    assert services.caption_job_start(job_id=job.pk).attempts == 2
+    assert services.caption_job_start(job_id=job.pk) is None
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "too_many_attempts"
+    assert "Retry it" in job.error_message
+
+
+def test_finished_job_is_not_started_again(user):
+    job = CaptionJobFactory(owner=user, status=JobStatus.CANCELLED)
+    assert services.caption_job_start(job_id=job.pk) is None
+    assert CaptionJob.objects.get(pk=job.pk).attempts == 0
+
+
+def test_other_users_job_is_404_on_every_page(client, user, other_user):
+    job = CaptionJobFactory(owner=other_user)
+    client.force_login(user)
+    for path in ("", "status.json", "transcript.txt"):
+        assert client.get(f"/jobs/{job.pk}/{path}").status_code == 404
+    for path in ("cancel/", "retry/"):
+        assert client.post(f"/jobs/{job.pk}/{path}").status_code == 404
+    assert str(job.pk) not in client.get("/").content.decode()
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+
+
+def test_customer_cancels_a_queued_job_from_its_page(user_client, user):
+    job = CaptionJobFactory(owner=user)
+    response = user_client.post(f"/jobs/{job.pk}/cancel/", follow=True)
+    assert "The job was cancelled." in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+
+
+def test_status_endpoint_reports_state_stage_and_progress(user_client, user):
+    job = CaptionJobFactory(owner=user)
+    data = user_client.get(f"/jobs/{job.pk}/status.json").json()
+    assert data == {
+        "id": str(job.pk), "status": "queued", "status_display": "Queued", "stage": "waiting",
+        "stage_display": "Waiting for a worker", "progress": 0, "error_message": "",
+        "is_final": False,
+    }
