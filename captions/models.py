@@ -176,6 +176,12 @@ class Transcript(models.Model):
     def __str__(self) -> str:
         return f"transcript of {self.job_id}"
 
+    @property
+    def language_name(self) -> str:
+        from .languages import LANGUAGES
+
+        return LANGUAGES.get(self.language, self.language).title()
+
 
 class CaptionVariant(models.Model):
     job = models.ForeignKey(CaptionJob, on_delete=models.CASCADE, related_name="captions")

@@ -1,0 +1,115 @@
+"""The upload page and the job page in a real browser (Debian's Chromium via Playwright).
+
+Drag a recording onto the drop zone, watch the upload progress bar fill, and see the
+job page move to "Done" on its own, with the transcript and captions shown.
+"""
+
+import base64
+import re
+import shutil
+
+import pytest
+from allauth.account.models import EmailAddress
+
+from captions.models import CaptionJob
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "correct horse battery staple"
+
+# Records the highest value the upload progress bar showed, across the redirect.
+RECORD_PROGRESS = """
+setInterval(() => {
+  const bar = document.getElementById('upload-progress');
+  if (bar && bar.value > Number(sessionStorage.getItem('maxProgress') || 0)) {
+    sessionStorage.setItem('maxProgress', String(bar.value));
+  }
+}, 2);
+"""
+
+DROP_FILE = """
+([b64, name]) => {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], name, {type: 'audio/flac'}));
+  return dt;
+}
+"""
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
+    # test itself makes here are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's chromium package is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_drag_and_drop_upload_shows_progress_and_the_job_page_updates_live(
+    browser, live_server, shared_media, celery_worker_thread, tmp_path
+):
+    user = UserFactory(email="browser@example.com")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+
+    page = browser.new_page()
+    page.add_init_script(RECORD_PROGRESS)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/jobs/new/")
+    payload = base64.b64encode((shared_media / "jfk.flac").read_bytes()).decode()
+    data_transfer = page.evaluate_handle(DROP_FILE, [payload, "jfk.flac"])
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": data_transfer})
+    assert page.text_content("#dz-file") == "jfk.flac"
+    page.select_option("#id_tone", "professional")
+    page.select_option("#id_platform", "youtube")
+    page.click("#submit-button")
+
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f-]{36}/$"), timeout=30_000)
+    job = CaptionJob.objects.get(owner=user)
+    assert page.url == f"{live_server.url}/jobs/{job.pk}/"
+    # The status badge changes without the test reloading the page.
+    page.wait_for_selector("#job-status.status-done", timeout=120_000)
+    page.wait_for_selector("#captions .caption")
+    assert float(page.evaluate("sessionStorage.getItem('maxProgress')")) == 100
+    assert "Offline draft" in page.text_content("#captions")
+    assert page.locator("#transcript .segments li").count() >= 1
+    assert job.tone == "professional" and job.platform == "youtube"
+    page.screenshot(path=str(tmp_path / "job-done.png"), full_page=True)
+
+
+def test_upload_of_a_disguised_file_shows_the_reason_on_the_page(browser, live_server):
+    user = UserFactory(email="browser2@example.com")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/jobs/new/")
+    page.set_input_files("#id_file", files=[{"name": "song.mp3", "mimeType": "audio/mpeg",
+                                             "buffer": b"<?php echo 1; ?>"}])
+    page.click("#submit-button")
+    page.wait_for_selector("#form-errors p")
+    assert "not audio, video or an image" in page.text_content("#form-errors")
+    assert page.url == f"{live_server.url}/jobs/new/"
+    assert not CaptionJob.objects.exists()
