@@ -1,0 +1,376 @@
+"""Captions from Claude through the real SDK call path, against a local Bedrock server.
+
+The fake in ``tests/fakes/bedrock.py`` verifies the SigV4 signature, the path, the
+Messages body and the images, and answers like Claude does when a tool is forced.
+"""
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from captions import services
+from captions.models import JobStatus, ModelCall
+from config.errors import ApplicationError
+from tests.fakes.bedrock import PHRASEBOOK
+from workers import llm
+
+pytestmark = pytest.mark.django_db
+
+OPTIONS = {"tone": "casual", "length": "short", "platform": "instagram", "language": "",
+           "variant_count": 3}
+
+
+@pytest.fixture
+def run(user, django_capture_on_commit_callbacks):
+    def run(path: Path, **options):
+        upload = SimpleUploadedFile(path.name, path.read_bytes())
+        with django_capture_on_commit_callbacks(execute=False):
+            job = services.caption_job_submit(owner=user, upload=upload,
+                                              options={**OPTIONS, **options})
+        services.caption_job_run(job_id=job.pk)
+        job.refresh_from_db()
+        return job
+
+    return run
+
+
+def caption_words(text: str) -> list[str]:
+    """The caption's words without its hashtag line, as a reader would count them."""
+    return [w for w in text.split() if not w.startswith("#") and re.search(r"\w", w)]
+
+
+def expected_cost(call: ModelCall, settings) -> int:
+    low, high = settings.LLM_PRICES[re.sub(r"^us\.", "", call.model)]
+    return -(-(call.input_tokens * low + call.output_tokens * high) // 1_000_000)
+
+
+def assert_costs_recorded(job, settings, calls: int):
+    rows = list(job.model_calls.order_by("call_index"))
+    assert len(rows) == calls
+    assert all(r.status == "succeeded" and r.input_tokens > 0 and r.output_tokens > 0
+               for r in rows)
+    assert all(r.cost_micro_usd == expected_cost(r, settings) > 0 for r in rows)
+    assert job.input_tokens == sum(r.input_tokens for r in rows)
+    assert job.output_tokens == sum(r.output_tokens for r in rows)
+    assert job.cost_micro_usd == sum(r.cost_micro_usd for r in rows)
+
+
+def image_blocks(seen) -> list[dict]:
+    return [b for m in seen.body["messages"] if isinstance(m["content"], list)
+            for b in m["content"] if b["type"] == "image"]
+
+
+# --- The three kinds of media ------------------------------------------------------------
+
+
+def test_speech_gets_spanish_captions_of_the_requested_length_with_cost(
+    run, shared_media, fake_bedrock, settings
+):
+    job = run(shared_media / "jfk.flac", language="es", length="short", variant_count=4)
+
+    assert job.status == JobStatus.DONE, job.error_message
+    captions = list(job.captions.all())
+    assert len(captions) == 4
+    spanish = set(PHRASEBOOK["es"].split())
+    for caption in captions:
+        assert caption.writer == "bedrock" and not caption.is_offline_draft
+        assert caption.language == "es"
+        words = caption_words(caption.text)
+        assert 5 <= len(words) <= 20
+        assert {w.strip(".").lower() for w in words} <= spanish
+        assert re.search(r"\n\n(#\S+ ?){3,8}$", caption.text)
+    assert_costs_recorded(job, settings, calls=1)
+    assert (job.prompt_id, job.prompt_version) == ("captions", "3")
+    assert job.engine_versions["captions"]["model"] == settings.BEDROCK_MODEL_ID
+
+    [seen] = fake_bedrock.requests
+    assert seen.path == f"/model/{settings.BEDROCK_MODEL_ID}/invoke"
+    assert seen.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/us-east-1/bedrock/aws4_request" in seen.headers["Authorization"]
+    assert seen.body["anthropic_version"] == "bedrock-2023-05-31"
+    assert "Spanish (language code: es)" in seen.body["system"]
+    assert "between 5 and 20 words" in seen.body["system"]
+    assert job.transcript.text.strip() in seen.body["messages"][0]["content"][-1]["text"]
+    assert not image_blocks(seen)
+    # An 11-second clip needs no summary or chapters.
+    assert job.transcript.summary == "" and job.transcript.chapters == []
+
+
+def test_image_is_sent_shrunk_as_an_image_block_and_gets_french_captions(
+    run, shared_media, fake_bedrock, settings
+):
+    settings.LLM_IMAGE_MAX_SIDE = 300
+    job = run(shared_media / "skimage_coffee.png", language="fr", length="long",
+              variant_count=2, hashtags=False, emoji=False, platform="linkedin")
+
+    assert job.status == JobStatus.DONE, job.error_message
+    captions = list(job.captions.all())
+    assert len(captions) == 2
+    for caption in captions:
+        assert caption.language == "fr"
+        assert 50 <= len(caption_words(caption.text)) <= 120
+        assert "#" not in caption.text
+    assert_costs_recorded(job, settings, calls=1)
+
+    [seen] = fake_bedrock.requests
+    [block] = image_blocks(seen)
+    assert block["source"]["media_type"] == "image/jpeg"
+    with Image.open(io.BytesIO(base64.b64decode(block["source"]["data"]))) as sent:
+        assert sent.format == "JPEG"
+        assert sent.size == (300, 200)  # 600x400 shrunk, aspect kept
+    assert "Hashtags: none" in seen.body["system"]
+    assert "Emoji: none" in seen.body["system"]
+
+
+def test_video_sends_key_frames_and_transcript_and_gets_summary_and_chapters(
+    run, shared_media, fake_bedrock, settings, user_client
+):
+    settings.LLM_OUTLINE_MIN_SECONDS = 30  # the example is 42 s: treat it as "long"
+    job = run(shared_media / "auto_editor_example.mp4", language="de", length="medium",
+              variant_count=3, platform="youtube")
+
+    assert job.status == JobStatus.DONE, job.error_message
+    captions = list(job.captions.all())
+    assert len(captions) == 3
+    for caption in captions:
+        assert caption.language == "de"
+        assert 20 <= len(caption_words(caption.text)) <= 50
+    assert_costs_recorded(job, settings, calls=2)
+    assert [c.purpose for c in job.model_calls.order_by("call_index")] == ["outline", "captions"]
+
+    outline_request, captions_request = fake_bedrock.requests
+    assert not image_blocks(outline_request)
+    frames = image_blocks(captions_request)
+    assert 1 <= len(frames) <= settings.LLM_VIDEO_FRAMES
+    transcript = job.transcript
+    assert transcript.summary
+    assert transcript.chapters
+    starts = [c["start"] for c in transcript.chapters]
+    assert starts == sorted(starts) and all(0 <= s <= 43 for s in starts)
+
+    page = user_client.get(reverse("captions:job_detail", args=[job.pk])).content.decode()
+    assert "Chapters" in page
+    for chapter in transcript.chapters:
+        assert chapter["title"].split()[0] in page
+    assert "Offline draft" not in page
+
+
+# --- Throttling, errors and invalid answers ---------------------------------------------
+
+
+def test_throttled_then_successful_call_is_recorded_once(run, shared_media, fake_bedrock,
+                                                          settings):
+    fake_bedrock.script("429", "500")
+    job = run(shared_media / "jfk.flac", language="en")
+
+    assert job.status == JobStatus.DONE, job.error_message
+    assert len(fake_bedrock.requests) == 3
+    [call] = job.model_calls.all()
+    assert call.tries == 3 and call.status == "succeeded"
+    assert job.cost_micro_usd == call.cost_micro_usd == expected_cost(call, settings)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "code", "says"),
+    [
+        ("429", "llm_throttled", "over capacity"),
+        ("500", "llm_server_error", "server error"),
+        ("invalid_json", "llm_bad_response", "unreadable answer"),
+        ("hang", "llm_timeout", "did not answer within 0.4 seconds"),
+    ],
+)
+def test_permanently_failing_call_fails_the_job_with_a_reason_and_no_cost(
+    run, shared_media, fake_bedrock, settings, behaviour, code, says
+):
+    settings.LLM_MAX_TRIES = 3
+    settings.LLM_TIMEOUT_SECONDS = 0.4
+    fake_bedrock.script(*[behaviour] * 3)
+    job = run(shared_media / "jfk.flac")
+
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == code
+    assert says in job.error_message and "(3 tries)" in job.error_message
+    assert "retry" in job.error_message
+    assert len(fake_bedrock.requests) == 3
+    assert not job.captions.exists()
+    [call] = job.model_calls.all()
+    assert (call.status, call.tries, call.error_code) == ("failed", 3, code)
+    assert call.input_tokens == call.output_tokens == call.cost_micro_usd == 0
+    assert job.cost_micro_usd == job.input_tokens == 0
+
+
+def test_captions_breaking_the_options_are_repaired_once(run, shared_media, fake_bedrock,
+                                                         settings):
+    fake_bedrock.script("bad_captions")
+    job = run(shared_media / "jfk.flac", length="short")
+
+    assert job.status == JobStatus.DONE, job.error_message
+    assert all(len(caption_words(c.text)) <= 20 for c in job.captions.all())
+    assert [c.purpose for c in job.model_calls.order_by("call_index")] == [
+        "captions", "captions_repair"
+    ]
+    assert_costs_recorded(job, settings, calls=2)
+    repair = fake_bedrock.requests[1].body["messages"]
+    assert [m["role"] for m in repair] == ["user", "assistant", "user"]
+    [result] = repair[2]["content"]
+    assert result["type"] == "tool_result" and result["is_error"] is True
+    assert "it needs 5 to 20" in result["content"]
+
+
+def test_captions_still_invalid_after_the_repair_fail_the_job_with_nothing_saved(
+    run, shared_media, fake_bedrock, settings
+):
+    fake_bedrock.script("bad_captions", "bad_captions")
+    job = run(shared_media / "jfk.flac", length="short")
+
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "llm_output_invalid"
+    assert "did not follow the options you chose" in job.error_message
+    assert "it needs 5 to 20" in job.error_message
+    assert not job.captions.exists()
+    # Both answers came back, so both were paid for.
+    assert_costs_recorded(job, settings, calls=2)
+
+
+def test_request_signed_with_other_credentials_is_refused_and_the_job_says_why(
+    run, shared_media, fake_bedrock
+):
+    fake_bedrock.secret_key = "not-the-key-the-worker-signs-with"
+    job = run(shared_media / "jfk.flac")
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "llm_access_denied"
+    assert "not set up correctly on our side" in job.error_message
+    assert fake_bedrock.errors == ["AccessDenied: SigV4 signature does not match"]
+    fake_bedrock.errors.clear()
+    [call] = job.model_calls.all()
+    assert (call.status, call.tries, call.cost_micro_usd) == ("failed", 1, 0)
+
+
+def test_model_without_a_price_is_never_called(run, shared_media, fake_bedrock, settings):
+    settings.LLM_PRICES = {}
+    job = run(shared_media / "jfk.flac")
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "llm_no_price"
+    assert fake_bedrock.requests == []
+
+
+# --- The Anthropic API backend ------------------------------------------------------------
+
+
+def test_anthropic_api_backend_writes_captions_with_its_api_key(
+    run, shared_media, fake_bedrock, settings
+):
+    settings.CAPTION_WRITER = "anthropic"
+    settings.ANTHROPIC_BASE_URL = fake_bedrock.url
+    settings.ANTHROPIC_API_KEY = fake_bedrock.api_key
+    job = run(shared_media / "jfk.flac", language="es")
+
+    assert job.status == JobStatus.DONE, job.error_message
+    assert {c.writer for c in job.captions.all()} == {"anthropic"}
+    [seen] = fake_bedrock.requests
+    assert seen.path == "/v1/messages"
+    assert seen.body["model"] == settings.ANTHROPIC_MODEL
+    assert_costs_recorded(job, settings, calls=1)
+
+
+# --- Long recordings: chunked outline, then captions from the summary ----------------------
+
+
+def test_long_transcript_is_outlined_in_chunks_and_captioned_from_the_summary(
+    fake_bedrock, settings
+):
+    segments = tuple(
+        llm.TimedText(float(i * 20), float(i * 20 + 19), f"Topic {i // 10} point {i} " * 8)
+        for i in range(60)  # 20 minutes
+    )
+    transcript = " ".join(s.text for s in segments)
+    config = services.llm_config()
+    config = llm.LlmConfig(**{**config.__dict__, "transcript_chunk_chars": 4000})
+    records = []
+    result = llm.get_writer("bedrock", config).write(
+        llm.CaptionRequest(media_kind="audio", transcript=transcript, tone="informative",
+                           length="medium", platform="linkedin", language="en",
+                           language_name="english", variants=2, segments=segments,
+                           duration_seconds=1200.0),
+        on_call=records.append,
+    )
+    chunks = len(transcript) // 4000 + 1
+    assert [r.purpose for r in records] == ["outline"] * chunks + ["summary", "captions"]
+    assert [r.call_index for r in records] == list(range(chunks + 2))
+    assert all(r.status == "succeeded" and r.cost_micro_usd > 0 for r in records)
+    assert result.summary == "A combined summary of every part of the recording."
+    starts = [c.start for c in result.chapters]
+    assert starts == sorted(starts) and starts[0] == 0 and starts[-1] < 1200
+    captions_prompt = fake_bedrock.requests[-1].body["messages"][0]["content"][-1]["text"]
+    assert "A summary of what is said" in captions_prompt
+    assert result.summary in captions_prompt
+    assert all(len(r.body["messages"][0]["content"][0]["text"]) < 4000 + 500
+               for r in fake_bedrock.requests[:chunks])
+    assert len(result.variants) == 2
+
+
+# --- Options ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"tone": "sarcastic"}, "tone"),
+        ({"custom_instruction": "x" * 10_000}, "custom_instruction"),
+        ({"hashtags": "maybe"}, "hashtags"),
+        ({"emoji": 3}, "emoji"),
+        ({"language": "klingon"}, "language"),
+    ],
+)
+def test_out_of_range_options_are_refused_naming_the_field(options, field):
+    with pytest.raises(ApplicationError) as caught:
+        services.caption_options_validate(options)
+    assert field in caught.value.details
+
+
+def test_custom_instruction_reaches_the_writer_clean_and_fenced(run, shared_media,
+                                                                fake_bedrock):
+    note = "Mention the\u202e spring sale\x00"
+    job = run(shared_media / "jfk.flac", custom_instruction=note, hashtags="off")
+    assert job.status == JobStatus.DONE, job.error_message
+    assert job.custom_instruction == "Mention the  spring sale"
+    assert job.hashtags is False
+    text = fake_bedrock.requests[0].body["messages"][0]["content"][-1]["text"]
+    assert "<customer_note>\nMention the  spring sale\n</customer_note>" in text
+
+
+def test_offline_writer_stays_the_default_and_respects_hashtags_off(run, shared_media):
+    job = run(shared_media / "jfk.flac", hashtags=False)
+    assert job.status == JobStatus.DONE, job.error_message
+    assert all(c.is_offline_draft and "#" not in c.text for c in job.captions.all())
+    assert not job.model_calls.exists()
+    assert job.cost_micro_usd == 0
+
+
+# --- Arithmetic ---------------------------------------------------------------------------
+
+
+def test_cost_is_integer_micro_dollars_rounded_up():
+    # Haiku 4.5: $1 / $5 per million tokens.
+    price = (1_000_000, 5_000_000)
+    assert llm.cost_micro_usd(input_tokens=1000, output_tokens=200, price=price) == 2000
+    assert llm.cost_micro_usd(input_tokens=1, output_tokens=0, price=(800_000, 0)) == 1
+    assert llm.price_for("us.anthropic.claude-haiku-4-5-20251001-v1:0",
+                         {"anthropic.claude-haiku-4-5-20251001-v1:0": price}) == price
+
+
+def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(settings):
+    config = llm.LlmConfig(backoff_base_seconds=1, backoff_max_seconds=8,
+                           model="m", prices={"m": (1, 1)})
+    low = llm.ClaudeCaptionWriter(config, rng=lambda: 0.0)
+    high = llm.ClaudeCaptionWriter(config, rng=lambda: 0.999999)
+    assert [low._backoff(n, None) for n in (1, 2, 3, 4, 5)] == [0.5, 1, 2, 4, 4]
+    assert [round(high._backoff(n, None), 3) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 8]
+    assert low._backoff(1, 6.0) == 6.0
+    assert low._backoff(1, 600.0) == 8  # a huge Retry-After is capped
