@@ -139,6 +139,9 @@ def caption_options_validate(options: dict) -> dict:
             raise ValueError
     except (TypeError, ValueError):
         errors["variant_count"] = f"Ask for between 1 and {MAX_VARIANTS} caption variants."
+    if clean["platform"] == Platform.X and clean["length"] == Length.LONG:
+        # 50+ words and hashtags do not fit in X's 280 characters.
+        errors["length"] = "Posts on X hold 280 characters; choose a short or medium length."
     for name in ("hashtags", "emoji"):
         value = options.get(name, True)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:

@@ -110,6 +110,11 @@ def captions_system(brief: CaptionBrief) -> str:
     )
 
 
+def fenced(text: str) -> str:
+    """Customer-supplied text cannot close the tag it is quoted in."""
+    return text.replace("<", "\u2039").replace(">", "\u203a")
+
+
 def captions_user_text(brief: CaptionBrief) -> str:
     parts = []
     if brief.transcript:
@@ -118,7 +123,7 @@ def captions_user_text(brief: CaptionBrief) -> str:
             if brief.transcript_is_summary
             else "What is said in the recording (transcript)"
         )
-        parts.append(f"{label}:\n<transcript>\n{brief.transcript}\n</transcript>")
+        parts.append(f"{label}:\n<transcript>\n{fenced(brief.transcript)}\n</transcript>")
     if brief.image_count:
         what = "the image" if brief.media_kind == "image" else "frames from the video"
         parts.append(f"The attached {brief.image_count} picture(s) are {what}. {brief.image_note}")
@@ -126,7 +131,8 @@ def captions_user_text(brief: CaptionBrief) -> str:
         parts.append(f"There is no speech and no picture to go on. {brief.image_note}")
     if brief.custom_instruction:
         parts.append(
-            f"The customer's note:\n<customer_note>\n{brief.custom_instruction}\n</customer_note>"
+            "The customer's note:\n<customer_note>\n"
+            f"{fenced(brief.custom_instruction)}\n</customer_note>"
         )
     parts.append(f"Write the {brief.variants} caption variants now.")
     return "\n\n".join(parts).strip()
@@ -198,7 +204,7 @@ def outline_system(*, language_name: str, language: str, max_chapters: int) -> s
 
 def outline_user_text(timed_transcript: str, *, part: int, parts: int) -> str:
     where = f" (part {part} of {parts} of a longer recording)" if parts > 1 else ""
-    return f"Timed transcript{where}:\n<transcript>\n{timed_transcript}\n</transcript>"
+    return f"Timed transcript{where}:\n<transcript>\n{fenced(timed_transcript)}\n</transcript>"
 
 
 def outline_tool(*, max_chapters: int) -> dict:
