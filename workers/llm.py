@@ -230,7 +230,8 @@ class LocalCaptionWriter:
             variants=variants,
             writer=self.name,
             versions={"writer": self.name, "writer_version": self.version},
-            language=request.language,
+            # It reuses the spoken words and cannot translate: it claims no language.
+            language="",
             prompt_id="local-template",
             prompt_version="2",
             summary=summary,
@@ -429,6 +430,12 @@ class ClaudeCaptionWriter:
             summaries.append(data["summary"].strip())
             chapters += [Chapter(round(float(c["start_seconds"]), 1), c["title"].strip())
                          for c in data["chapters"]]
+        # Neighbouring chunks may both claim the boundary second: keep time order, no twins.
+        ordered: list[Chapter] = []
+        for chapter in sorted(chapters, key=lambda c: c.start):
+            if not ordered or chapter.start > ordered[-1].start:
+                ordered.append(chapter)
+        chapters = ordered[:max_chapters]
         if len(summaries) == 1:
             return summaries[0], chapters
         data = self._structured_call(
@@ -458,7 +465,7 @@ class ClaudeCaptionWriter:
         if not problems:
             return block.input
         logger.info("%s answer invalid, asking once for a repair: %s", purpose, problems[:5])
-        repair_text = prompts.repair_text(problems)
+        repair_text = prompts.repair_text(problems, tool_name=tool["name"])
         if block is not None:
             follow_up = [{"type": "tool_result", "tool_use_id": block.id, "is_error": True,
                           "content": repair_text}]

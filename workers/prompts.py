@@ -177,12 +177,12 @@ def captions_tool(brief: CaptionBrief) -> dict:
     }
 
 
-def repair_text(problems: list[str]) -> str:
+def repair_text(problems: list[str], *, tool_name: str) -> str:
     listed = "\n".join(f"- {p}" for p in problems[:20])
     return (
-        "Those captions do not meet the rules:\n"
+        "That answer does not meet the rules:\n"
         f"{listed}\n"
-        f"Call {CAPTIONS_TOOL} again with a corrected, complete set of captions."
+        f"Call {tool_name} again with a corrected, complete answer."
     )
 
 

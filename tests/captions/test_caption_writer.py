@@ -434,3 +434,55 @@ def test_offline_writer_outlines_long_recordings_with_chapters_in_order():
     assert result.summary.startswith("Part 0 words Part 1 words")
     starts = [c.start for c in result.chapters]
     assert len(starts) >= 2 and starts == sorted(starts) and starts[0] == 0
+
+
+# --- Validation of the model's answers ------------------------------------------------------
+
+
+def brief(**overrides) -> prompts.CaptionBrief:
+    fields = dict(media_kind="audio", tone="casual", length="short", platform="x",
+                  language="en", language_name="english", variants=2, hashtags=False,
+                  emoji=False, custom_instruction="", transcript="t",
+                  transcript_is_summary=False, image_count=0, image_note="")
+    return prompts.CaptionBrief(**{**fields, **overrides})
+
+
+def test_answers_breaking_the_options_are_each_named():
+    good = "one two three four five six"
+    answer = {"language": "fr", "captions": [
+        {"text": good + " \U0001f525", "hashtags": []},
+        {"text": good + " \U0001f525", "hashtags": ["#tags"]},
+        {"text": "see #this " + good, "hashtags": []},
+    ]}
+    problems = llm.validate_captions(answer, brief())
+    assert "language must be 'en', got 'fr'" in problems
+    assert "exactly 2 captions are needed, got 3" in problems
+    assert "caption 1 uses emoji, but emoji are turned off" in problems
+    assert "caption 2 has hashtags, but hashtags are turned off" in problems
+    assert "caption 2 repeats an earlier caption" in problems
+    assert "caption 3 has a hashtag inside its text" in problems
+    assert llm.validate_captions({"language": "en", "captions": [
+        {"text": good, "hashtags": []}, {"text": good + " seven", "hashtags": []}]},
+        brief()) == []
+    assert llm.validate_captions({"language": "en", "captions": "nope"}, brief()) == [
+        "captions must be a list"]
+
+
+def test_words_are_counted_sensibly_in_scripts_without_spaces():
+    assert llm.count_words("Hello, world - again!", "en") == 3
+    assert llm.count_words("今日はとても良い天気ですね", "ja") == 7
+
+
+def test_outline_with_chapters_out_of_order_or_range_is_refused():
+    outline = {"summary": "About things.", "chapters": [
+        {"start_seconds": 0, "title": "Start"},
+        {"start_seconds": 500, "title": "Beyond the end"},
+        {"start_seconds": 100, "title": "Back in time"},
+        {"start_seconds": 150, "title": ""},
+    ]}
+    problems = llm.validate_outline(outline, span=(0, 300), duration=300)
+    assert "chapter 2 starts at 500s, outside 0s to 301s" in problems
+    assert "chapter 3 does not start after the chapter before it" in problems
+    assert "chapter 4 needs a title of 1 to 100 characters" in problems
+    assert llm.validate_outline({"summary": " ", "chapters": []}, span=(0, 1), duration=1) == [
+        "summary must be non-empty text", "chapters must be a non-empty list"]
