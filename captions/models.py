@@ -233,6 +233,7 @@ class ModelCall(models.Model):
     """
 
     job = models.ForeignKey(CaptionJob, on_delete=models.CASCADE, related_name="model_calls")
+    # Which run of the writer for this job: 1, 2, ... counting redeliveries and retries.
     attempt = models.PositiveSmallIntegerField()
     call_index = models.PositiveSmallIntegerField()
     # What the call was for: "captions", "captions_repair", "outline", "summary", ...

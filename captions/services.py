@@ -19,7 +19,7 @@ from dataclasses import asdict
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -517,7 +517,9 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                     )
                 spoken = transcript.language if transcript else ""
                 language = job.language or (spoken if spoken in LANGUAGES else "") or "en"
-                attempt = job.attempts
+                # Numbered per job across retries too (a retry resets job.attempts to 0).
+                attempt = (ModelCall.objects.filter(job=job).aggregate(n=Max("attempt"))["n"]
+                           or 0) + 1
                 captions = writer.write(
                     llm.CaptionRequest(
                         media_kind=asset.kind,

@@ -486,3 +486,47 @@ def test_outline_with_chapters_out_of_order_or_range_is_refused():
     assert "chapter 4 needs a title of 1 to 100 characters" in problems
     assert llm.validate_outline({"summary": " ", "chapters": []}, span=(0, 1), duration=1) == [
         "summary must be non-empty text", "chapters must be a non-empty list"]
+
+
+# --- Production settings --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CAPTION_WRITER": "anthropic"}, "ANTHROPIC_API_KEY must be set in production"),
+        ({"CAPTION_WRITER": "bedrock", "BEDROCK_MODEL_ID": "us.anthropic.claude-new-v9:0"},
+         "has no row in the price table"),
+        ({"CAPTION_WRITER": "gpt"}, "CAPTION_WRITER must be local, bedrock or anthropic"),
+    ],
+)
+def test_production_refuses_to_start_with_a_writer_it_cannot_run_or_price(tmp_path, env, says):
+    from tests.test_settings import settings_in_subprocess
+
+    base = {"DJANGO_SECRET_KEY": "k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+            "DJANGO_ALLOWED_HOSTS": "captions.example.com"}
+    result = settings_in_subprocess("config.settings.production", {**base, **env}, tmp_path)
+    assert result.returncode != 0
+    assert says in result.stderr
+    ok = settings_in_subprocess("config.settings.production",
+                                {**base, "CAPTION_WRITER": "bedrock"}, tmp_path)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_failed_job_retried_by_its_owner_pays_only_for_the_call_that_answered(
+    run, shared_media, fake_bedrock, settings, user
+):
+    settings.LLM_MAX_TRIES = 2
+    fake_bedrock.script("500", "500")
+    job = run(shared_media / "jfk.flac")
+    assert job.status == JobStatus.FAILED
+
+    services.caption_job_retry(job=job, actor=user)
+    services.caption_job_run(job_id=job.pk)
+    job.refresh_from_db()
+
+    assert job.status == JobStatus.DONE, job.error_message
+    calls = list(job.model_calls.order_by("attempt"))
+    assert [(c.attempt, c.status, c.cost_micro_usd > 0) for c in calls] == [
+        (1, "failed", False), (2, "succeeded", True)]
+    assert job.cost_micro_usd == calls[1].cost_micro_usd
