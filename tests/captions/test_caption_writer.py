@@ -530,3 +530,30 @@ def test_failed_job_retried_by_its_owner_pays_only_for_the_call_that_answered(
     assert [(c.attempt, c.status, c.cost_micro_usd > 0) for c in calls] == [
         (1, "failed", False), (2, "succeeded", True)]
     assert job.cost_micro_usd == calls[1].cost_micro_usd
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_through_the_page_is_captioned_by_the_celery_worker_after_throttling(
+    user_client, shared_media, fake_bedrock, celery_worker_thread, settings
+):
+    import time
+
+    fake_bedrock.script("429")
+    data = {**OPTIONS, "language": "es", "hashtags": "on",
+            "file": SimpleUploadedFile("jfk.flac", (shared_media / "jfk.flac").read_bytes())}
+    response = user_client.post("/jobs/new/", data)
+    assert response.status_code == 302
+    from captions.models import CaptionJob
+
+    job = CaptionJob.objects.get()
+    deadline = time.monotonic() + 120
+    while not job.is_final and time.monotonic() < deadline:
+        time.sleep(0.3)
+        job.refresh_from_db()
+    assert job.status == JobStatus.DONE, job.error_message
+    assert {c.language for c in job.captions.all()} == {"es"}
+    [call] = job.model_calls.all()
+    assert call.tries == 2 and call.cost_micro_usd == job.cost_micro_usd > 0
+    page = user_client.get(reverse("captions:job_detail", args=[job.pk])).content.decode()
+    assert "Offline draft" not in page
+    assert job.captions.first().text.split("\n")[0] in page
