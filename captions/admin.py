@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from config.errors import ApplicationError
 
 from . import services
-from .models import CaptionJob, CaptionVariant, JobEvent, MediaAsset, Transcript
+from .models import CaptionJob, CaptionVariant, JobEvent, MediaAsset, ModelCall, Transcript
 
 
 class JobEventInline(admin.TabularInline):
@@ -20,7 +20,19 @@ class CaptionVariantInline(admin.TabularInline):
     model = CaptionVariant
     extra = 0
     can_delete = False
-    readonly_fields = ["position", "text", "writer"]
+    readonly_fields = ["position", "text", "writer", "language"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ModelCallInline(admin.TabularInline):
+    model = ModelCall
+    extra = 0
+    can_delete = False
+    fields = ["attempt", "call_index", "purpose", "model", "status", "tries", "input_tokens",
+              "output_tokens", "cost_micro_usd", "error_code", "duration_ms", "created_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -28,12 +40,13 @@ class CaptionVariantInline(admin.TabularInline):
 
 @admin.register(CaptionJob)
 class CaptionJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "owner", "status", "stage", "attempts", "error_code", "created_at"]
+    list_display = ["id", "owner", "status", "stage", "attempts", "error_code", "cost_micro_usd",
+                    "created_at"]
     list_filter = ["status", "stage", "platform", "tone"]
     search_fields = ["id", "owner__email", "error_message"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
-    inlines = [CaptionVariantInline, JobEventInline]
+    inlines = [CaptionVariantInline, ModelCallInline, JobEventInline]
     actions = ["retry_jobs", "cancel_jobs"]
     readonly_fields = [f.name for f in CaptionJob._meta.fields]
 
@@ -75,7 +88,8 @@ class MediaAssetAdmin(admin.ModelAdmin):
 @admin.register(Transcript)
 class TranscriptAdmin(admin.ModelAdmin):
     list_display = ["job", "language", "duration_seconds", "created_at"]
-    readonly_fields = ["job", "language", "text", "segments", "duration_seconds", "created_at"]
+    readonly_fields = ["job", "language", "text", "segments", "duration_seconds", "summary",
+                       "chapters", "created_at"]
 
     def has_add_permission(self, request):
         return False

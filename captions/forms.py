@@ -1,7 +1,7 @@
 from django import forms
 
 from .languages import LANGUAGE_CHOICES
-from .models import Length, Platform, Tone
+from .models import CUSTOM_INSTRUCTION_MAX_CHARS, Length, Platform, Tone
 
 
 class CaptionJobForm(forms.Form):
@@ -17,4 +17,14 @@ class CaptionJobForm(forms.Form):
     )
     variant_count = forms.IntegerField(
         min_value=1, max_value=5, initial=3, label="Number of caption variants"
+    )
+    hashtags = forms.BooleanField(required=False, initial=True, label="Add hashtags")
+    emoji = forms.BooleanField(required=False, initial=True, label="Allow emoji")
+    custom_instruction = forms.CharField(
+        required=False,
+        max_length=CUSTOM_INSTRUCTION_MAX_CHARS,
+        label="Note for the writer (optional)",
+        help_text=f"Up to {CUSTOM_INSTRUCTION_MAX_CHARS} characters, e.g. "
+        "'mention our spring sale'.",
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": CUSTOM_INSTRUCTION_MAX_CHARS}),
     )

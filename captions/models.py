@@ -89,6 +89,9 @@ class Length(models.TextChoices):
     LONG = "long", "Long (50 to 120 words)"
 
 
+# Longest custom instruction a customer may give the writer, in characters.
+CUSTOM_INSTRUCTION_MAX_CHARS = 300
+
 LENGTH_WORD_RANGES = {Length.SHORT: (5, 20), Length.MEDIUM: (20, 50), Length.LONG: (50, 120)}
 
 
@@ -113,6 +116,10 @@ class CaptionJob(models.Model):
     # Language of the captions; blank means the language that was spoken.
     language = models.CharField(max_length=8, choices=LANGUAGE_CHOICES, blank=True)
     variant_count = models.PositiveSmallIntegerField(default=3)
+    hashtags = models.BooleanField(default=True)
+    emoji = models.BooleanField(default=True)
+    # The customer's own wish for the writer; bounded so it cannot crowd out the prompt.
+    custom_instruction = models.CharField(max_length=CUSTOM_INSTRUCTION_MAX_CHARS, blank=True)
 
     status = models.CharField(
         max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
@@ -126,6 +133,13 @@ class CaptionJob(models.Model):
     engine_versions = models.JSONField(default=dict, blank=True)
     # Seconds spent in each stage of the latest attempt.
     stage_seconds = models.JSONField(default=dict, blank=True)
+    # The prompt the captions were written with (kept in code in ``workers/prompts.py``).
+    prompt_id = models.CharField(max_length=50, blank=True)
+    prompt_version = models.CharField(max_length=20, blank=True)
+    # Totals over every model call that returned, across all attempts: what was spent.
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_micro_usd = models.BigIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -171,6 +185,10 @@ class Transcript(models.Model):
     # [{"start": float seconds, "end": float seconds, "text": str}, ...] in time order.
     segments = models.JSONField(default=list)
     duration_seconds = models.FloatField(default=0)
+    # For recordings over a few minutes: a short summary and chapters
+    # [{"start": float seconds, "title": str}, ...] in time order.
+    summary = models.TextField(blank=True)
+    chapters = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -189,6 +207,8 @@ class CaptionVariant(models.Model):
     text = models.TextField()
     # "local" marks an offline draft; shown as such wherever a user sees it.
     writer = models.CharField(max_length=30)
+    # The language the writer says it wrote in; checked against the job's request.
+    language = models.CharField(max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -203,3 +223,50 @@ class CaptionVariant(models.Model):
     @property
     def is_offline_draft(self) -> bool:
         return self.writer == "local"
+
+
+class ModelCallStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ModelCall(models.Model):
+    """One logical call to a language model, however many HTTP tries it took.
+
+    Tokens and cost are recorded only for calls that returned a response; a call that
+    failed after its retries costs nothing. Written as soon as the call ends, outside
+    the job's final transaction, so money spent is never lost with a failed attempt.
+    """
+
+    job = models.ForeignKey(CaptionJob, on_delete=models.CASCADE, related_name="model_calls")
+    # Which run of the writer for this job: 1, 2, ... counting redeliveries and retries.
+    attempt = models.PositiveSmallIntegerField()
+    call_index = models.PositiveSmallIntegerField()
+    # What the call was for: "captions", "captions_repair", "outline", "summary", ...
+    purpose = models.CharField(max_length=30)
+    backend = models.CharField(max_length=20)
+    model = models.CharField(max_length=120)
+    prompt_id = models.CharField(max_length=50, blank=True)
+    prompt_version = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=10, choices=ModelCallStatus.choices)
+    # HTTP requests made for this call (1 + retries after throttling or server errors).
+    tries = models.PositiveSmallIntegerField(default=1)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_micro_usd = models.BigIntegerField(default=0)
+    error_code = models.CharField(max_length=50, blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "attempt", "call_index"], name="unique_model_call_index"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.model} ({self.status})"

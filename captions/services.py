@@ -11,13 +11,16 @@ import logging
 import os
 import tempfile
 import time
+import unicodedata
 import uuid
 from contextlib import contextmanager
+from dataclasses import asdict
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -27,6 +30,7 @@ from workers.errors import MediaRejected, PipelineError
 from .languages import LANGUAGES
 from .models import (
     ALLOWED_TRANSITIONS,
+    CUSTOM_INSTRUCTION_MAX_CHARS,
     FINAL_STATUSES,
     CaptionJob,
     CaptionVariant,
@@ -36,6 +40,8 @@ from .models import (
     Length,
     MediaAsset,
     MediaKind,
+    ModelCall,
+    ModelCallStatus,
     Platform,
     Tone,
     Transcript,
@@ -45,6 +51,8 @@ from .uploads import ACCEPTED_TYPES, SNIFF_BYTES, clean_original_name, detect_co
 logger = logging.getLogger(__name__)
 
 MAX_VARIANTS = 5
+_TRUE = frozenset({"1", "true", "on", "yes"})
+_FALSE = frozenset({"0", "false", "off", "no"})
 
 
 class JobCancelled(Exception):
@@ -142,6 +150,31 @@ def caption_options_validate(options: dict) -> dict:
             raise ValueError
     except (TypeError, ValueError):
         errors["variant_count"] = f"Ask for between 1 and {MAX_VARIANTS} caption variants."
+    if clean["platform"] == Platform.X and clean["length"] == Length.LONG:
+        # 50+ words and hashtags do not fit in X's 280 characters.
+        errors["length"] = "Posts on X hold 280 characters; choose a short or medium length."
+    for name in ("hashtags", "emoji"):
+        value = options.get(name, True)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            value = value.strip().lower() in _TRUE
+        if not isinstance(value, bool):
+            errors[name] = "Use true or false."
+        clean[name] = value
+    instruction = options.get("custom_instruction") or ""
+    if not isinstance(instruction, str):
+        errors["custom_instruction"] = "Give the instruction as text."
+        instruction = ""
+    # Control and invisible formatting characters (right-to-left overrides included) only
+    # serve to hide text from the person reading the job page.
+    instruction = "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in instruction
+    ).strip()
+    if len(instruction) > CUSTOM_INSTRUCTION_MAX_CHARS:
+        errors["custom_instruction"] = (
+            f"Keep the instruction to {CUSTOM_INSTRUCTION_MAX_CHARS} characters; it has "
+            f"{len(instruction):,}."
+        )
+    clean["custom_instruction"] = instruction
     if errors:
         raise ApplicationError(
             "Some caption options are not valid.", code="invalid_options", details=errors
@@ -305,9 +338,12 @@ def caption_job_complete(
                     {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
                 ],
                 duration_seconds=duration_seconds,
+                summary=captions.summary,
+                chapters=[{"start": c.start, "title": c.title} for c in captions.chapters],
             )
         CaptionVariant.objects.bulk_create(
-            CaptionVariant(job=job, position=i, text=text, writer=captions.writer)
+            CaptionVariant(job=job, position=i, text=text, writer=captions.writer,
+                           language=captions.language)
             for i, text in enumerate(captions.variants)
         )
         return _transition(
@@ -317,9 +353,31 @@ def caption_job_complete(
             stage=JobStage.FINISHED,
             progress=100,
             engine_versions=engine_versions,
+            prompt_id=captions.prompt_id,
+            prompt_version=captions.prompt_version,
             stage_seconds=job.stage_seconds,
             finished_at=timezone.now(),
         )
+
+
+def model_call_record(*, job: CaptionJob, attempt: int, record: llm.CallRecord) -> ModelCall:
+    """Store one model call and add what it cost to the job's totals.
+
+    Written in its own transaction as soon as the call ends, so the money spent stays
+    recorded even when the attempt later fails. Failed calls carry no tokens and no cost.
+    """
+    fields = asdict(record)
+    if record.status != ModelCallStatus.SUCCEEDED:
+        fields.update(input_tokens=0, output_tokens=0, cost_micro_usd=0)
+    with transaction.atomic():
+        call = ModelCall.objects.create(job=job, attempt=attempt, **fields)
+        if record.status == ModelCallStatus.SUCCEEDED:
+            CaptionJob.objects.filter(pk=job.pk).update(
+                input_tokens=F("input_tokens") + call.input_tokens,
+                output_tokens=F("output_tokens") + call.output_tokens,
+                cost_micro_usd=F("cost_micro_usd") + call.cost_micro_usd,
+            )
+    return call
 
 
 # --- The pipeline ----------------------------------------------------------------------
@@ -345,6 +403,44 @@ def stt_config() -> stt.SttConfig:
         sample_len=settings.WHISPER_SAMPLE_LEN,
         temperatures=settings.WHISPER_TEMPERATURES,
     )
+
+
+def llm_config() -> llm.LlmConfig:
+    """The caption writer's settings, for the backend CAPTION_WRITER names."""
+    backend = settings.CAPTION_WRITER
+    anthropic_api = backend == "anthropic"
+    return llm.LlmConfig(
+        backend=backend if backend in ("bedrock", "anthropic") else "bedrock",
+        model=settings.ANTHROPIC_MODEL if anthropic_api else settings.BEDROCK_MODEL_ID,
+        region=settings.BEDROCK_REGION,
+        endpoint_url=(settings.ANTHROPIC_BASE_URL if anthropic_api
+                      else settings.BEDROCK_ENDPOINT_URL) or None,
+        api_key=settings.ANTHROPIC_API_KEY,
+        timeout_seconds=settings.LLM_TIMEOUT_SECONDS,
+        max_tries=settings.LLM_MAX_TRIES,
+        backoff_base_seconds=settings.LLM_BACKOFF_BASE_SECONDS,
+        backoff_max_seconds=settings.LLM_BACKOFF_MAX_SECONDS,
+        max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS,
+        prices=settings.LLM_PRICES,
+        transcript_chunk_chars=settings.LLM_TRANSCRIPT_CHUNK_CHARS,
+        outline_min_seconds=settings.LLM_OUTLINE_MIN_SECONDS,
+        max_chapters=settings.LLM_MAX_CHAPTERS,
+    )
+
+
+def _pictures_for_writer(*, path: str, kind: str, has_video: bool, duration: float,
+                         workdir: str) -> tuple[images.ModelImage, ...]:
+    """The image itself, or key frames of a video, re-encoded and shrunk for the model."""
+    if kind == MediaKind.IMAGE:
+        return (images.image_for_model(path, max_side=settings.LLM_IMAGE_MAX_SIDE),)
+    if not has_video or settings.LLM_VIDEO_FRAMES <= 0:
+        return ()
+    frames = media.extract_key_frames(
+        path, workdir, count=settings.LLM_VIDEO_FRAMES, duration_seconds=duration,
+        ffmpeg=settings.FFMPEG_BINARY, timeout=settings.FFMPEG_TIMEOUT_SECONDS,
+        max_seconds=settings.CAPTIONS_MAX_MEDIA_SECONDS,
+    )
+    return tuple(images.image_for_model(f, max_side=settings.LLM_IMAGE_MAX_SIDE) for f in frames)
 
 
 @contextmanager
@@ -383,6 +479,7 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
             versions: dict = {}
             image_description = ""
             with _timed(job, JobStage.PROBING):
+                has_video = False
                 if asset.kind == MediaKind.IMAGE:
                     info = images.inspect_image(path)
                     image_description = f"A {info.width}x{info.height} {info.format} image"
@@ -404,7 +501,7 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                                             code="no_media_streams")
                     if asset.kind == MediaKind.AUDIO and not info.has_audio:
                         raise MediaRejected("The file has no audio stream.", code="no_audio")
-                    has_audio = info.has_audio
+                    has_audio, has_video = info.has_audio, info.has_video
                     if not has_audio:
                         image_description = "A video without sound"
                 MediaAsset.objects.filter(pk=asset.pk).update(duration_seconds=duration or None)
@@ -420,22 +517,45 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                         raise MediaRejected("The audio track is empty.", code="empty_audio")
                     duration = len(audio) / media.SAMPLE_RATE
                     transcript, versions["stt"] = stt.transcribe(audio, stt_config())
-        caption_job_set_stage(job=job, stage=JobStage.WRITING, progress=80)
-        with _timed(job, JobStage.WRITING):
-            writer = llm.get_writer(settings.CAPTION_WRITER)
-            captions = writer.write(
-                llm.CaptionRequest(
-                    media_kind=asset.kind,
-                    transcript=transcript.text if transcript else "",
-                    tone=job.tone,
-                    length=job.length,
-                    platform=job.platform,
-                    language=job.language or (transcript.language if transcript else ""),
-                    variants=job.variant_count,
-                    image_description=image_description,
+            caption_job_set_stage(job=job, stage=JobStage.WRITING, progress=80)
+            with _timed(job, JobStage.WRITING):
+                writer = llm.get_writer(settings.CAPTION_WRITER, llm_config())
+                pictures = ()
+                if writer.uses_images:
+                    pictures = _pictures_for_writer(
+                        path=path, kind=asset.kind, has_video=has_video, duration=duration,
+                        workdir=os.path.dirname(path),
+                    )
+                spoken = transcript.language if transcript else ""
+                language = job.language or (spoken if spoken in LANGUAGES else "") or "en"
+                # Numbered per job across retries too (a retry resets job.attempts to 0).
+                attempt = (ModelCall.objects.filter(job=job).aggregate(n=Max("attempt"))["n"]
+                           or 0) + 1
+                captions = writer.write(
+                    llm.CaptionRequest(
+                        media_kind=asset.kind,
+                        transcript=transcript.text if transcript else "",
+                        tone=job.tone,
+                        length=job.length,
+                        platform=job.platform,
+                        language=language,
+                        language_name=LANGUAGES.get(language, language),
+                        variants=job.variant_count,
+                        image_description=image_description,
+                        hashtags=job.hashtags,
+                        emoji=job.emoji,
+                        custom_instruction=job.custom_instruction,
+                        segments=tuple(
+                            llm.TimedText(s.start, s.end, s.text) for s in transcript.segments
+                        ) if transcript else (),
+                        duration_seconds=duration,
+                        images=pictures,
+                    ),
+                    on_call=lambda record: model_call_record(
+                        job=job, attempt=attempt, record=record
+                    ),
                 )
-            )
-            versions["captions"] = captions.versions
+                versions["captions"] = captions.versions
         return caption_job_complete(
             job=job, transcript=transcript, duration_seconds=duration,
             captions=captions, engine_versions=versions,

@@ -115,3 +115,24 @@ def celery_worker_thread(transactional_db):
 
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+@pytest.fixture
+def fake_bedrock(settings, monkeypatch):
+    """A local Bedrock Runtime (tests/fakes/bedrock.py); CAPTION_WRITER=bedrock points at it.
+
+    The SDK signs with the suite's AWS test credentials; the fake verifies the signature.
+    Any request the fake refused fails the test at teardown.
+    """
+    from tests.fakes.bedrock import FakeBedrock
+
+    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
+    fake = FakeBedrock(
+        model_id=settings.BEDROCK_MODEL_ID, region=settings.BEDROCK_REGION,
+        access_key=os.environ["AWS_ACCESS_KEY_ID"], secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+    ).start()
+    settings.CAPTION_WRITER = "bedrock"
+    settings.BEDROCK_ENDPOINT_URL = fake.url
+    yield fake
+    fake.stop()
+    assert not fake.errors, fake.errors

@@ -23,3 +23,21 @@ class MediaToolFailed(PipelineError):
 
 class SttModelUnavailable(PipelineError):
     code = "stt_model_unavailable"
+
+
+class LlmUnavailable(PipelineError):
+    """The model service did not answer usefully after the bounded retries."""
+
+    code = "llm_unavailable"
+
+
+class LlmOutputInvalid(PipelineError):
+    """The model's answer did not validate, even after the one repair attempt."""
+
+    code = "llm_output_invalid"
+
+
+class LlmMisconfigured(PipelineError):
+    """Our side is set up wrongly (credentials, model id, price table)."""
+
+    code = "llm_misconfigured"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 
@@ -42,3 +43,61 @@ def inspect_image(path: str, *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
         raise MediaRejected(
             "The image is damaged or truncated and could not be decoded.", code="image_unreadable"
         ) from exc
+
+
+# Claude reads images best up to about 1568 px on the long side; larger ones are
+# scaled down by the service anyway, so sending them only costs upload time.
+MODEL_IMAGE_MAX_SIDE = 1568
+# Bedrock refuses image blocks over 3.75 MB; stay well under after base64.
+MODEL_IMAGE_MAX_BYTES = 2_500_000
+
+
+@dataclass(frozen=True)
+class ModelImage:
+    """An image ready to send to a model: re-encoded by us, never the customer's bytes."""
+
+    media_type: str
+    data: bytes
+    width: int
+    height: int
+
+
+def image_for_model(
+    path: str, *, max_side: int = MODEL_IMAGE_MAX_SIDE, max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MODEL_IMAGE_MAX_BYTES,
+) -> ModelImage:
+    """Decode safely, drop metadata and alpha, shrink and re-encode as JPEG.
+
+    Raises MediaRejected for bombs and damaged files (see ``inspect_image``).
+    """
+    inspect_image(path, max_pixels=max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.seek(0)  # the first frame of an animation is what a post shows
+                img.load()
+                picture = _flatten(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning,
+            UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaRejected(
+            "The image is damaged or truncated and could not be decoded.", code="image_unreadable"
+        ) from exc
+    picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    for quality in (85, 70, 55, 40):
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=quality, optimize=True)
+        if buffer.tell() <= max_bytes:
+            return ModelImage("image/jpeg", buffer.getvalue(), picture.width, picture.height)
+        picture.thumbnail((picture.width * 3 // 4, picture.height * 3 // 4))
+    raise MediaRejected("The image could not be made small enough to describe.",
+                        code="image_too_large")
+
+
+def _flatten(img: Image.Image) -> Image.Image:
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return img.convert("RGB")

@@ -7,7 +7,9 @@ or URLs; every call has a wall-clock timeout; no shell is involved.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 
@@ -114,3 +116,39 @@ def decode_audio(
     args += ["-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-acodec", "pcm_s16le", "pipe:1"]
     raw = _run(args, timeout=timeout)
     return np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
+
+
+def extract_key_frames(
+    path: str, out_dir: str, *, count: int, duration_seconds: float, ffmpeg: str = "ffmpeg",
+    timeout: float = 120, max_seconds: float | None = None,
+) -> list[str]:
+    """Write up to ``count`` key frames, spread over the video, as JPEG files in ``out_dir``.
+
+    Only key frames are decoded (``-skip_frame nokey``), which is fast and picks frames
+    the encoder itself judged to be scene starts; ``select`` keeps one at most every
+    duration/count seconds. A video whose key frames yield nothing falls back to its
+    first frame. Returns the file paths in time order.
+    """
+    interval = max(duration_seconds / max(count, 1), 0.5) if duration_seconds else 1.0
+    pattern = os.path.join(out_dir, "frame-%02d.jpg")
+    base = [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-protocol_whitelist", PROTOCOL_WHITELIST,
+    ]
+    tail = ["-map", "0:v:0", "-an", "-sn", "-dn"]
+    if max_seconds:
+        tail += ["-t", f"{max_seconds:.3f}"]
+    _run(
+        [
+            *base, "-skip_frame", "nokey", "-i", "file:" + path, *tail,
+            "-vf", f"select=isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval:.3f})",
+            "-fps_mode", "vfr", "-frames:v", str(count), "-q:v", "3", "-y", pattern,
+        ],
+        timeout=timeout,
+    )
+    frames = sorted(glob.glob(os.path.join(out_dir, "frame-*.jpg")))
+    if not frames:
+        _run([*base, "-i", "file:" + path, *tail, "-frames:v", "1", "-q:v", "3", "-y", pattern],
+             timeout=timeout)
+        frames = sorted(glob.glob(os.path.join(out_dir, "frame-*.jpg")))
+    return frames[:count]

@@ -36,3 +36,19 @@ EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.s
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 WHISPER_DEVICE = env("WHISPER_DEVICE", default="cuda")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
+
+# --- Caption writer (issue 4): a misconfigured writer would fail every job; refuse to start.
+if CAPTION_WRITER not in ("local", "bedrock", "anthropic"):  # noqa: F405
+    raise ImproperlyConfigured("CAPTION_WRITER must be local, bedrock or anthropic.")
+if CAPTION_WRITER == "anthropic":  # noqa: F405
+    _required("ANTHROPIC_API_KEY")
+_writer_model = {"bedrock": BEDROCK_MODEL_ID, "anthropic": ANTHROPIC_MODEL}.get(  # noqa: F405
+    CAPTION_WRITER, ""  # noqa: F405
+)
+if _writer_model and _writer_model.split(".", 1)[-1] not in LLM_PRICES and (  # noqa: F405
+    _writer_model not in LLM_PRICES  # noqa: F405
+):
+    raise ImproperlyConfigured(
+        f"The caption model '{_writer_model}' has no row in the price table; add it with "
+        "LLM_PRICES_JSON so its cost can be recorded."
+    )

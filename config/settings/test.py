@@ -40,3 +40,9 @@ ACCOUNT_RATE_LIMITS = {
     "signup": "1000/m/ip",
     "reset_password": "1000/m/ip,1000/m/key",
 }
+
+# Caption writer: keep the offline writer as the suite's default; the Bedrock tests
+# switch to it per test. Backoff stays real but tiny so retry tests run in milliseconds.
+LLM_BACKOFF_BASE_SECONDS = 0.01
+LLM_BACKOFF_MAX_SECONDS = 0.05
+LLM_TIMEOUT_SECONDS = 5.0
