@@ -14,9 +14,13 @@ MODELS = ["billingaccount", "subscription", "subscriptionchange", "webhookevent"
 def grant_view(apps, schema_editor):
     # Permissions are normally created after all migrations; create billing's now.
     app_config = apps.get_app_config("billing")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    previous = app_config.models_module
+    # create_permissions skips app configs without a models module, as historical ones are.
+    app_config.models_module = previous or True
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0)
+    finally:
+        app_config.models_module = previous
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name="Support")

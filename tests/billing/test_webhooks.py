@@ -123,7 +123,11 @@ def test_same_event_three_times_in_sequence_has_one_effect(
 @pytest.mark.django_db(transaction=True)
 def test_same_event_three_times_in_parallel_has_one_effect(fake_stripe, customer,
                                                            stripe_subscription):
-    event = fake_stripe.event("customer.subscription.created", stripe_subscription)
+    session = next(iter(fake_stripe.state.checkout_sessions.values()))
+    event = fake_stripe.event("checkout.session.completed", fake_stripe._public(session))
+    # The handler asks Stripe for the subscription; a slow answer keeps all three
+    # deliveries in flight together.
+    fake_stripe.latency = 0.3
     body = json.dumps(event).encode()
     header = sign(body)
     barrier = threading.Barrier(3)
@@ -150,6 +154,8 @@ def test_same_event_three_times_in_parallel_has_one_effect(fake_stripe, customer
     assert (stored.status, stored.attempts, stored.deliveries) == ("processed", 1, 3)
     assert Subscription.objects.count() == 1
     assert SubscriptionChange.objects.count() == 1
+    assert len(fake_stripe.requests_to("GET", f"/v1/subscriptions/{session['subscription']}")) \
+        == 1
 
 
 def test_updated_before_created_ends_in_the_updated_state(

@@ -111,6 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
         params = decode_form(raw if method == "POST" else url.query)
         headers = {k.lower(): v for k, v in self.headers.items()}
         record = Recorded(method, url.path, params, headers)
+        if self.server.latency:
+            time.sleep(self.server.latency)
         with state.lock:
             state.requests.append(record)
             status, body, extra = self._respond(state, method, url.path, params, headers)
@@ -166,6 +168,8 @@ class FakeStripeServer(ThreadingHTTPServer):
     def __init__(self, api_key: str = "sk_test_fake"):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.state = FakeStripeState(api_key=api_key)
+        # Seconds each answer takes: widens race windows in concurrency tests.
+        self.latency = 0.0
         self._thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
