@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -479,3 +479,23 @@ def overage_report_send(*, report_id: int) -> OverageReport:
     if isinstance(failure, ApplicationError):
         raise failure
     raise _gateway_error(failure) from failure
+
+
+def overage_reports_resend(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Send reports whose task was lost or gave up (a broker restart, a long Stripe outage).
+
+    Returns how many were sent now; the others stay for the next sweep.
+    """
+    cutoff = timezone.now() - older_than
+    sent = 0
+    stuck = OverageReport.objects.filter(
+        status__in=[OverageReportStatus.PENDING, OverageReportStatus.FAILED],
+        created_at__lt=cutoff,
+    ).values_list("pk", flat=True)
+    for report_id in list(stuck[:500]):
+        try:
+            overage_report_send(report_id=report_id)
+        except ApplicationError:
+            continue
+        sent += 1
+    return sent

@@ -31,10 +31,18 @@ class StripeNotConfigured(ApplicationError):
         )
 
 
+# Webhook handlers call Stripe while holding the event's row lock, and Stripe expects a
+# quick answer to a webhook: a stalled call must end long before the SDK's default 80 s.
+TIMEOUT_SECONDS = 15
+
+
 @functools.lru_cache(maxsize=4)
 def _client(api_key: str, api_base: str) -> stripe.StripeClient:
     # The SDK retries network failures itself, reusing the same idempotency key.
-    return stripe.StripeClient(api_key, base_addresses={"api": api_base}, max_network_retries=2)
+    return stripe.StripeClient(
+        api_key, base_addresses={"api": api_base}, max_network_retries=2,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+    )
 
 
 def client() -> stripe.StripeClient:

@@ -19,3 +19,8 @@ def overage_report_send(self, report_id: int) -> None:
         # Stripe keeps a meter event's identifier, so a retry cannot count usage twice.
         logger.warning("overage report %s not sent: %s", report_id, exc.message)
         raise self.retry(exc=exc, countdown=min(3600, 30 * 2 ** self.request.retries)) from exc
+
+
+@shared_task(name="billing.tasks.overage_reports_resend")
+def overage_reports_resend() -> int:
+    return services.overage_reports_resend()

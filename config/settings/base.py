@@ -277,3 +277,10 @@ STRIPE_PRICE_STUDIO_OVERAGE = env("STRIPE_PRICE_STUDIO_OVERAGE", default="")
 STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="audio_overage_seconds")
 # How long a past-due subscription keeps its paid limits while Stripe retries the card.
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
+# Overage reports whose task was lost are sent again by this sweep (needs `celery beat`).
+CELERY_BEAT_SCHEDULE = {
+    "billing-overage-reports-resend": {
+        "task": "billing.tasks.overage_reports_resend",
+        "schedule": 15 * 60,
+    },
+}

@@ -143,3 +143,19 @@ def test_the_celery_task_sends_a_pending_report(user_client, user, fake_stripe,
     report.refresh_from_db()
     assert report.status == OverageReportStatus.SENT
     assert len(fake_stripe.state.meter_events) == 1
+
+
+def test_sweep_sends_reports_whose_task_was_lost(user_client, user, fake_stripe,
+                                                 django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    subscribe(user_client, fake_stripe, "studio")
+    with django_capture_on_commit_callbacks(execute=False):
+        # The broker lost the task: the callbacks never run.
+        services.usage_record_job(user=user, job_id=uuid.uuid4(),
+                                  audio_seconds=STUDIO.included_audio_seconds + 30)
+    assert services.overage_reports_resend() == 0, "a fresh report is left to its task"
+    assert services.overage_reports_resend(older_than=timedelta(0)) == 1
+    assert services.overage_reports_resend(older_than=timedelta(0)) == 0
+    assert OverageReport.objects.get().status == OverageReportStatus.SENT
+    assert len(fake_stripe.requests_to("POST", "/v1/billing/meter_events")) == 1

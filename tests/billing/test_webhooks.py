@@ -299,6 +299,11 @@ def test_failed_payment_keeps_the_plan_for_the_grace_period_then_free(
     assert sub.status == "past_due" and sub.past_due_since is not None
     now = timezone.now()
     assert selectors.plan_for_user(user=customer, now=now).code == "creator"
+    browser = Client()
+    browser.force_login(customer)
+    page = browser.get("/billing/").content.decode()
+    assert "Your last payment failed" in page
+    assert "then Free limits apply" in page
     assert selectors.plan_for_user(user=customer, now=now + timedelta(days=3, minutes=1)).code \
         == "free"
 
