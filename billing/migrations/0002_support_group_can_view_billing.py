@@ -14,7 +14,7 @@ MODELS = ["billingaccount", "subscription", "subscriptionchange", "webhookevent"
 def grant_view(apps, schema_editor):
     # Permissions are normally created after all migrations; create billing's now.
     app_config = apps.get_app_config("billing")
-    previous = app_config.models_module
+    previous = getattr(app_config, "models_module", None)
     # create_permissions skips app configs without a models module, as historical ones are.
     app_config.models_module = previous or True
     try:
