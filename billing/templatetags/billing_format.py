@@ -22,3 +22,11 @@ def seconds_as_minutes(seconds: int) -> str:
     if minutes < 60 or minutes % 60:
         return f"{minutes:,} min"
     return f"{minutes // 60:,} h"
+
+
+@register.simple_tag
+def plan_limits_for(user):
+    """The limits that apply to ``user`` now, for pages outside billing (the upload form)."""
+    from billing.selectors import plan_limits_for_user
+
+    return plan_limits_for_user(user=user)

@@ -219,3 +219,12 @@ def test_cancelled_customer_sees_free_limits(user_client, user, fake_stripe):
     limits = _limits_on_page(user_client)
     assert limits["plan-name"] == "Free"
     assert limits["limit-file-size"] == "25.0 MB"
+
+
+def test_upload_form_states_the_plans_limits(user_client, fake_stripe):
+    def hint():
+        return " ".join(user_client.get("/jobs/new/").content.decode().split())
+
+    assert "On your Free plan: files up to 25.0 MB, recordings up to 10 min." in hint()
+    subscribe(user_client, fake_stripe, "creator")
+    assert "On your Creator plan: files up to 100.0 MB, recordings up to 1 h." in hint()
