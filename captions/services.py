@@ -23,6 +23,8 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from billing import selectors as billing_selectors
+from billing import services as billing_services
 from config.errors import ApplicationError
 from workers import images, llm, media, stt
 from workers.errors import MediaRejected, PipelineError
@@ -65,18 +67,22 @@ class JobCancelled(Exception):
 def media_asset_create(*, owner, upload) -> MediaAsset:
     """Store an upload under a server-generated key after checking its bytes.
 
-    Raises ApplicationError: 400 for an empty file, 413 over the size limit, 415 when
-    the bytes are not audio, video or an image we accept. Nothing is stored then.
+    Raises ApplicationError: 400 for an empty file, 413 over the owner's plan's size
+    limit, 415 when the bytes are not audio, video or an image we accept. Nothing is
+    stored then.
     """
-    max_bytes = settings.CAPTIONS_MAX_UPLOAD_BYTES
+    limits = billing_selectors.plan_limits_for_user(user=owner)
+    max_bytes = limits.max_upload_bytes
     if upload.size is None or upload.size == 0:
         raise ApplicationError("The file is empty.", code="empty_file", status=400)
     if upload.size > max_bytes:
         raise ApplicationError(
-            f"The file is {upload.size:,} bytes; the limit is {max_bytes:,} bytes.",
+            f"The file is {upload.size:,} bytes; the limit is {max_bytes:,} bytes on the "
+            f"{limits.plan.name} plan.",
             code="file_too_large",
             status=413,
-            details={"limit_bytes": max_bytes, "size_bytes": upload.size},
+            details={"limit_bytes": max_bytes, "size_bytes": upload.size,
+                     "plan": limits.plan.code},
         )
     upload.seek(0)
     head = upload.read(SNIFF_BYTES)
@@ -346,7 +352,7 @@ def caption_job_complete(
                            language=captions.language)
             for i, text in enumerate(captions.variants)
         )
-        return _transition(
+        done = _transition(
             job.pk,
             JobStatus.DONE,
             message="Done",
@@ -358,6 +364,12 @@ def caption_job_complete(
             stage_seconds=job.stage_seconds,
             finished_at=timezone.now(),
         )
+        # In the same transaction: a job is in the usage ledger exactly when it is done.
+        billing_services.usage_record_job(
+            user=done.owner, job_id=done.pk,
+            audio_seconds=duration_seconds if transcript is not None else 0,
+        )
+        return done
 
 
 def model_call_record(*, job: CaptionJob, attempt: int, record: llm.CallRecord) -> ModelCall:
@@ -472,6 +484,7 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
     if job is None:
         return None
     asset = job.asset
+    max_seconds = billing_selectors.plan_limits_for_user(user=job.owner).max_media_seconds
     try:
         with _asset_local_copy(asset) as path:
             transcript = None
@@ -490,10 +503,10 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                         timeout=min(120, settings.FFMPEG_TIMEOUT_SECONDS),
                     )
                     duration = info.duration_seconds
-                    if duration > settings.CAPTIONS_MAX_MEDIA_SECONDS:
+                    if duration > max_seconds:
                         raise MediaRejected(
                             f"The media is {format_duration(duration)} long; the limit is "
-                            f"{format_duration(settings.CAPTIONS_MAX_MEDIA_SECONDS)}.",
+                            f"{format_duration(max_seconds)}.",
                             code="media_too_long",
                         )
                     if not info.has_audio and not info.has_video:
@@ -511,7 +524,7 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                     audio = media.decode_audio(
                         path, ffmpeg=settings.FFMPEG_BINARY,
                         timeout=settings.FFMPEG_TIMEOUT_SECONDS,
-                        max_seconds=settings.CAPTIONS_MAX_MEDIA_SECONDS,
+                        max_seconds=max_seconds,
                     )
                     if audio.size == 0:
                         raise MediaRejected("The audio track is empty.", code="empty_audio")

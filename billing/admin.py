@@ -1,0 +1,114 @@
+"""Billing in the admin: everything is visible, nothing is edited by hand.
+
+Subscriptions and events are Stripe's truth; staff change them in Stripe (or the
+customer does, in the Portal) and the webhooks bring the change here. The one action
+is reprocessing failed webhook events, behind its own permission.
+"""
+
+from django.contrib import admin, messages
+
+from . import services
+from .models import (
+    BillingAccount,
+    OverageReport,
+    Subscription,
+    SubscriptionChange,
+    UsageRecord,
+    WebhookEvent,
+    WebhookEventStatus,
+)
+from .plans import PLANS
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingAccount)
+class BillingAccountAdmin(ReadOnlyAdmin):
+    list_display = ["user", "stripe_customer_id", "created_at"]
+    search_fields = ["user__email", "stripe_customer_id"]
+    list_select_related = ["user"]
+
+
+class SubscriptionChangeInline(admin.TabularInline):
+    model = SubscriptionChange
+    extra = 0
+    fields = ["created_at", "from_plan", "from_status", "to_plan", "to_status", "stripe_event_id"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ["stripe_subscription_id", "user", "plan_code", "status",
+                    "current_period_end", "cancel_at_period_end", "state_as_of"]
+    list_filter = ["plan_code", "status", "cancel_at_period_end"]
+    search_fields = ["stripe_subscription_id", "stripe_customer_id", "user__email"]
+    list_select_related = ["user"]
+    inlines = [SubscriptionChangeInline]
+    # The plan catalogue (code, not rows) is shown above the list.
+    change_list_template = "admin/billing/subscription/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "plans": list(PLANS.values())}
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["stripe_event_id", "type", "status", "attempts", "deliveries",
+                    "stripe_created", "received_at"]
+    list_filter = ["status", "type", "livemode"]
+    search_fields = ["stripe_event_id", "type", "error", "outcome"]
+    date_hierarchy = "received_at"
+    actions = ["reprocess_events"]
+
+    def has_reprocess_permission(self, request):
+        return request.user.has_perm("billing.reprocess_webhookevent")
+
+    @admin.action(description="Handle selected failed events again", permissions=["reprocess"])
+    def reprocess_events(self, request, queryset):
+        done = 0
+        for event in queryset.filter(status=WebhookEventStatus.FAILED):
+            event = services.stripe_event_process(event_pk=event.pk)
+            self.log_change(request, event, f"Reprocessed: {event.status}")
+            if event.status == WebhookEventStatus.PROCESSED:
+                done += 1
+            else:
+                self.message_user(request, f"{event.stripe_event_id}: {event.error}",
+                                  messages.WARNING)
+        self.message_user(request, f"Processed {done} event(s).")
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdmin):
+    list_display = ["job_id", "user", "audio_seconds", "overage_seconds", "plan_code",
+                    "period_start", "recorded_at"]
+    list_filter = ["plan_code"]
+    search_fields = ["job_id", "user__email"]
+    list_select_related = ["user"]
+    date_hierarchy = "recorded_at"
+
+
+@admin.register(OverageReport)
+class OverageReportAdmin(ReadOnlyAdmin):
+    list_display = ["identifier", "stripe_customer_id", "seconds", "status", "attempts",
+                    "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["identifier", "stripe_customer_id"]

@@ -1,0 +1,193 @@
+"""Stripe customers, subscriptions, webhook deliveries and the usage ledger.
+
+Plans themselves are code (``billing/plans.py``); rows here only name a plan by code.
+Stripe is the authority for subscriptions: rows are snapshots taken from Stripe's
+objects and are changed only by ``billing.services``, never by hand in the admin.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from .plans import plan_choices
+
+
+class BillingAccount(models.Model):
+    """One per user: their Stripe customer (created once) and the row usage writes lock."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="billing_account"
+    )
+    stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.stripe_customer_id or 'no Stripe customer'})"
+
+
+class SubscriptionStatus(models.TextChoices):
+    # Stripe's own statuses, spelled as Stripe spells them.
+    INCOMPLETE = "incomplete", "Incomplete"
+    INCOMPLETE_EXPIRED = "incomplete_expired", "Incomplete, expired"
+    TRIALING = "trialing", "Trialing"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    UNPAID = "unpaid", "Unpaid"
+    CANCELED = "canceled", "Cancelled"
+    PAUSED = "paused", "Paused"
+
+
+class Subscription(models.Model):
+    """The latest state of one Stripe subscription that we have seen.
+
+    ``state_as_of`` is the ``created`` time of the Stripe event the state came from;
+    an event older than it is never applied, so redelivered or reordered events
+    cannot roll the subscription back.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    stripe_subscription_id = models.CharField(max_length=255, unique=True)
+    stripe_customer_id = models.CharField(max_length=255, db_index=True)
+    plan_code = models.CharField(max_length=20, choices=plan_choices())
+    stripe_price_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=20, choices=SubscriptionStatus.choices)
+    current_period_start = models.DateTimeField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # When we first saw this subscription past due; the grace period counts from here.
+    past_due_since = models.DateTimeField(null=True, blank=True)
+    # The subscription object's own creation time at Stripe.
+    stripe_created = models.DateTimeField()
+    state_as_of = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-stripe_created"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_subscription_id} {self.plan_code} ({self.status})"
+
+
+class WebhookEventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (type not handled)"
+    FAILED = "failed", "Failed (will be retried)"
+
+
+class WebhookEvent(models.Model):
+    """Every verified Stripe delivery, stored before it is handled; one row per event id."""
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    livemode = models.BooleanField(default=False)
+    api_version = models.CharField(max_length=50, blank=True)
+    stripe_created = models.DateTimeField()
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=12, choices=WebhookEventStatus.choices, default=WebhookEventStatus.RECEIVED,
+        db_index=True,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(default=1)
+    # What the handler did ("sub_… creator active → canceled") or why it skipped.
+    outcome = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        permissions = [("reprocess_webhookevent", "Can handle failed Stripe events again")]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_event_id} {self.type} ({self.status})"
+
+
+class UsageRecord(models.Model):
+    """Audio processed by one finished job: one row per job, never two."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
+    )
+    # The caption job's id; not a foreign key, so the ledger outlives deleted jobs.
+    job_id = models.UUIDField(unique=True)
+    audio_seconds = models.PositiveIntegerField()
+    # Seconds of this job beyond the plan's included minutes (billed as overage).
+    overage_seconds = models.PositiveIntegerField(default=0)
+    plan_code = models.CharField(max_length=20, choices=plan_choices())
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    recorded_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        indexes = [models.Index(fields=["user", "recorded_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.audio_seconds}s for job {self.job_id}"
+
+
+class OverageReportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent to Stripe"
+    FAILED = "failed", "Failed (will be retried)"
+
+
+class OverageReport(models.Model):
+    """Overage of one usage record, reported to Stripe's meter once.
+
+    ``identifier`` is both the meter event's identifier (Stripe drops a second
+    event with the same identifier) and the request's idempotency key.
+    """
+
+    usage = models.OneToOneField(
+        UsageRecord, on_delete=models.PROTECT, related_name="overage_report"
+    )
+    stripe_customer_id = models.CharField(max_length=255)
+    identifier = models.CharField(max_length=100, unique=True)
+    seconds = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10, choices=OverageReportStatus.choices, default=OverageReportStatus.PENDING,
+        db_index=True,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} {self.seconds}s ({self.status})"
+
+
+class SubscriptionChange(models.Model):
+    """Audit: a subscription's plan or status changed, and which Stripe event did it."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="changes"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscription_changes"
+    )
+    from_plan = models.CharField(max_length=20, blank=True)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_plan = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    stripe_event_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return (f"{self.from_plan or '-'}/{self.from_status or '-'} → "
+                f"{self.to_plan}/{self.to_status}")

@@ -1,0 +1,188 @@
+"""Reads: which plan a user is on right now, their limits, their usage this period.
+
+The rule for when a subscription gives its plan's limits (evaluated on every read,
+so a fallback to Free happens at its moment without a scheduled job):
+
+* ``active`` and ``trialing``: the plan's limits. If the customer cancelled "at period
+  end", until ``current_period_end`` even when Stripe's final event is late.
+* ``past_due``: the plan's limits for ``BILLING_PAST_DUE_GRACE_DAYS`` from the moment we
+  first saw it past due (Stripe is retrying the card); Free limits after that.
+* ``canceled``, ``unpaid``, ``incomplete``, ``incomplete_expired``, ``paused``: Free limits
+  at once.
+
+Every plan limit is also capped by the server's hard ceilings
+(``CAPTIONS_MAX_UPLOAD_BYTES``, ``CAPTIONS_MAX_MEDIA_SECONDS``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from .models import BillingAccount, Subscription, SubscriptionStatus, UsageRecord
+from .plans import FREE, Plan, plan_get
+
+GRANTING_STATUSES = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    plan: Plan
+    max_upload_bytes: int
+    max_media_seconds: int
+    included_audio_seconds: int
+    jobs_per_hour: int
+    hourly_cost_cap_micros: int
+    upload_retention_days: int
+    result_retention_days: int
+    overage_allowed: bool
+    features: frozenset[str]
+
+    def has(self, feature: str) -> bool:
+        return feature in self.features
+
+
+@dataclass(frozen=True)
+class BillingOverview:
+    plan: Plan
+    limits: PlanLimits
+    subscription: Subscription | None
+    period_start: datetime
+    period_end: datetime
+    used_seconds: int
+    overage_seconds: int
+    # When paid limits end if nothing changes (cancelled at period end, or grace ends).
+    paid_until: datetime | None
+    has_customer: bool
+
+    @property
+    def used_minutes(self) -> int:
+        return -(-self.used_seconds // 60)
+
+    @property
+    def used_percent(self) -> int:
+        included = self.limits.included_audio_seconds
+        return 100 if not included else min(100, round(100 * self.used_seconds / included))
+
+    @property
+    def renews_at(self) -> datetime | None:
+        sub = self.subscription
+        if sub is None or sub.cancel_at_period_end or sub.status not in GRANTING_STATUSES:
+            return None
+        return sub.current_period_end
+
+
+def subscription_paid_until(*, subscription: Subscription) -> datetime | None:
+    """Until when this subscription gives its plan's limits; None means it does not now.
+
+    ``datetime.max`` stands for "until Stripe says otherwise" (an active, renewing one).
+    """
+    status = subscription.status
+    if status in GRANTING_STATUSES:
+        if subscription.cancel_at_period_end and subscription.current_period_end:
+            return subscription.current_period_end
+        return datetime.max.replace(tzinfo=UTC)
+    if status == SubscriptionStatus.PAST_DUE:
+        since = subscription.past_due_since or subscription.state_as_of
+        return since + timedelta(days=settings.BILLING_PAST_DUE_GRACE_DAYS)
+    return None
+
+
+def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
+    return Subscription.objects.filter(user=user).order_by("-stripe_created", "-id")
+
+
+def subscription_granting(*, user, now: datetime | None = None) -> Subscription | None:
+    """The newest subscription that gives the user a paid plan now, if any."""
+    if user is None or not getattr(user, "pk", None):
+        return None
+    now = now or timezone.now()
+    for sub in subscriptions_for_user(user=user):
+        until = subscription_paid_until(subscription=sub)
+        if until is not None and until > now and plan_get(sub.plan_code) is not None:
+            return sub
+    return None
+
+
+def plan_for_user(*, user, now: datetime | None = None) -> Plan:
+    sub = subscription_granting(user=user, now=now)
+    return plan_get(sub.plan_code) if sub else FREE
+
+
+def plan_limits(*, plan: Plan) -> PlanLimits:
+    return PlanLimits(
+        plan=plan,
+        max_upload_bytes=min(plan.max_upload_bytes, settings.CAPTIONS_MAX_UPLOAD_BYTES),
+        max_media_seconds=min(plan.max_media_seconds, settings.CAPTIONS_MAX_MEDIA_SECONDS),
+        included_audio_seconds=plan.included_audio_seconds,
+        jobs_per_hour=plan.jobs_per_hour,
+        hourly_cost_cap_micros=plan.hourly_cost_cap_micros,
+        upload_retention_days=plan.upload_retention_days,
+        result_retention_days=plan.result_retention_days,
+        overage_allowed=plan.overage_allowed,
+        features=plan.features,
+    )
+
+
+def plan_limits_for_user(*, user, now: datetime | None = None) -> PlanLimits:
+    """The limits that apply to this user right now: the one read quotas and uploads use."""
+    return plan_limits(plan=plan_for_user(user=user, now=now))
+
+
+def _calendar_month(now: datetime) -> tuple[datetime, datetime]:
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0,
+                                                  microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def billing_period_for_user(*, user, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The subscription's current period; the calendar month (UTC) on Free."""
+    now = now or timezone.now()
+    sub = subscription_granting(user=user, now=now)
+    if sub and sub.current_period_start and sub.current_period_end:
+        if sub.current_period_start <= now < sub.current_period_end:
+            return sub.current_period_start, sub.current_period_end
+    return _calendar_month(now)
+
+
+def usage_seconds_between(*, user, start: datetime, end: datetime) -> tuple[int, int]:
+    """(audio seconds, overage seconds) recorded for the user in [start, end)."""
+    totals = UsageRecord.objects.filter(
+        user=user, recorded_at__gte=start, recorded_at__lt=end
+    ).aggregate(used=Sum("audio_seconds"), overage=Sum("overage_seconds"))
+    return totals["used"] or 0, totals["overage"] or 0
+
+
+def billing_account_for_user(*, user) -> BillingAccount | None:
+    return BillingAccount.objects.filter(user=user).first()
+
+
+def billing_overview(*, user, now: datetime | None = None) -> BillingOverview:
+    now = now or timezone.now()
+    granting = subscription_granting(user=user, now=now)
+    plan = plan_get(granting.plan_code) if granting else FREE
+    shown = granting or subscriptions_for_user(user=user).first()
+    start, end = billing_period_for_user(user=user, now=now)
+    used, overage = usage_seconds_between(user=user, start=start, end=end)
+    paid_until = None
+    if granting is not None:
+        until = subscription_paid_until(subscription=granting)
+        if until is not None and until.year < 9999:
+            paid_until = until
+    account = billing_account_for_user(user=user)
+    return BillingOverview(
+        plan=plan,
+        limits=plan_limits(plan=plan),
+        subscription=shown,
+        period_start=start,
+        period_end=end,
+        used_seconds=used,
+        overage_seconds=overage,
+        paid_until=paid_until,
+        has_customer=bool(account and account.stripe_customer_id),
+    )
