@@ -257,3 +257,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Cost caps (billing) -------------------------------------------------------------
+# Hourly API cost cap when neither the plan nor staff set one: integer micro-dollars.
+BILLING_DEFAULT_HOURLY_CAP_MICROS = env.int("BILLING_DEFAULT_HOURLY_CAP_MICROS", default=1_000_000)
+# A reservation not settled within this time (its worker died) is released by the sweeper.
+BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)
