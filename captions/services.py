@@ -19,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from billing import services as billing_services
 from config.errors import ApplicationError
 from workers import images, llm, media, stt
 from workers.errors import MediaRejected, PipelineError
@@ -141,6 +142,8 @@ def caption_options_validate(options: dict) -> dict:
 def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     """Validate, store the upload, create the job and queue it once the rows are committed."""
     clean = caption_options_validate(options)
+    # Fast check before anything is stored; the worker makes the authoritative reservation.
+    billing_services.cost_cap_check(user=owner)
     asset = media_asset_create(owner=owner, upload=upload)
     try:
         with transaction.atomic():

@@ -263,3 +263,9 @@ LOGGING = {
 BILLING_DEFAULT_HOURLY_CAP_MICROS = env.int("BILLING_DEFAULT_HOURLY_CAP_MICROS", default=1_000_000)
 # A reservation not settled within this time (its worker died) is released by the sweeper.
 BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)
+CELERY_BEAT_SCHEDULE = {
+    "cost-reservations-sweep": {
+        "task": "workers.tasks.cost_reservations_sweep",
+        "schedule": 60.0,
+    },
+}

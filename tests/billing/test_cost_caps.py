@@ -199,3 +199,38 @@ def test_ledger_invariant_holds_for_any_sequence_of_operations():
         settings=hyp_settings(max_examples=25, stateful_step_count=25, deadline=None,
                               suppress_health_check=list(HealthCheck)),
     )
+
+
+@pytest.mark.django_db
+def test_upload_when_the_hourly_budget_is_spent_gets_429_with_retry_after(user_client, user,
+                                                                           shared_media):
+    from captions.models import CaptionJob
+    from tests.conftest import s3_keys
+
+    cap(user, 0.10)
+    services.cost_reservation_create(user=user, key="earlier", amount_micros=DOLLAR // 10,
+                                     kind="llm")
+    before = s3_keys()
+    with open(shared_media / "jfk.flac", "rb") as fh:
+        response = user_client.post("/jobs/new/", {"file": fh, "tone": "casual",
+                                                   "length": "short", "platform": "x",
+                                                   "variant_count": 1})
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 3600
+    body = response.content.decode()
+    assert "Hourly API cost cap reached" in body and "$0.10" in body
+    assert s3_keys() == before
+    assert not CaptionJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_sweeper_task_is_scheduled_and_releases(settings):
+    from workers.tasks import cost_reservations_sweep
+
+    assert settings.CELERY_BEAT_SCHEDULE["cost-reservations-sweep"]["task"] == (
+        cost_reservations_sweep.name
+    )
+    user = UserFactory()
+    services.cost_reservation_create(user=user, key="old", amount_micros=10, kind="llm",
+                                     now=datetime.now(UTC) - timedelta(hours=2))
+    assert cost_reservations_sweep() == 1
