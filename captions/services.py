@@ -14,6 +14,7 @@ import time
 import uuid
 from contextlib import contextmanager
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -89,7 +90,17 @@ def media_asset_create(*, owner, upload) -> MediaAsset:
         digest.update(chunk)
     upload.seek(0)
     key = f"media/{owner.pk}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{ext}"
-    stored_key = default_storage.save(key, upload)
+    try:
+        stored_key = default_storage.save(key, upload)
+    except (BotoCoreError, ClientError, OSError) as exc:
+        logger.warning("storing upload %s failed: %s", key, exc)
+        raise ApplicationError(
+            "Our file storage is not answering right now, so the upload was not saved. "
+            "Please try again in a minute.",
+            code="storage_unavailable",
+            status=503,
+            headers={"Retry-After": "60"},
+        ) from exc
     try:
         return MediaAsset.objects.create(
             owner=owner,

@@ -30,6 +30,7 @@ def dashboard(request):
 def job_new(request):
     form = CaptionJobForm(request.POST or None, request.FILES or None)
     status = 200
+    headers: dict = {}
     if request.method == "POST":
         if form.is_valid():
             options = {k: v for k, v in form.cleaned_data.items() if k != "file"}
@@ -43,6 +44,7 @@ def job_new(request):
                     if field in form.fields:
                         form.add_error(field, message)
                 status = exc.status
+                headers = exc.headers
             else:
                 url = reverse("captions:job_detail", args=[job.pk])
                 if _wants_json(request):
@@ -52,8 +54,11 @@ def job_new(request):
             status = 400
         if _wants_json(request):
             errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
-            return JsonResponse({"errors": errors}, status=status)
-    return render(request, "captions/job_new.html", {"form": form}, status=status)
+            return JsonResponse({"errors": errors}, status=status, headers=headers)
+    response = render(request, "captions/job_new.html", {"form": form}, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 @login_required

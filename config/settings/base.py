@@ -10,6 +10,7 @@ local-memory cache. Setting ``DATABASE_URL``, ``REDIS_URL`` and
 from pathlib import Path
 
 import environ
+from botocore.config import Config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -162,6 +163,13 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             "querystring_expire": 300,
             "object_parameters": {"ServerSideEncryption": "AES256"},
+            # A refusing or stalled endpoint fails in seconds, after a bounded number of tries.
+            "client_config": Config(
+                connect_timeout=env.int("AWS_S3_CONNECT_TIMEOUT", default=5),
+                read_timeout=env.int("AWS_S3_READ_TIMEOUT", default=60),
+                retries={"max_attempts": env.int("AWS_S3_MAX_ATTEMPTS", default=3),
+                         "mode": "standard"},
+            ),
         },
     }
 else:

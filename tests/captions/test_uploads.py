@@ -1,6 +1,7 @@
 """Bad uploads get a clear 4xx, nothing is stored, no job is queued."""
 
 import io
+import socket
 import zipfile
 
 import pytest
@@ -114,3 +115,20 @@ def test_anonymous_visitor_is_sent_to_login(client):
     response = client.get("/jobs/new/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_storage_that_refuses_connections_gives_503_and_leaves_no_rows(
+    user_client, shared_media, settings
+):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    default = dict(settings.STORAGES["default"])
+    default["OPTIONS"] = {**default["OPTIONS"], "endpoint_url": f"http://127.0.0.1:{closed_port}"}
+    settings.STORAGES = {**settings.STORAGES, "default": default}  # Django resets storages
+    response = post_upload(user_client, "jfk.flac", (shared_media / "jfk.flac").read_bytes())
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "storage is not answering" in response.content.decode()
+    assert not MediaAsset.objects.exists()
+    assert not CaptionJob.objects.exists()
