@@ -23,7 +23,14 @@ from django.conf import settings
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from .models import BillingAccount, Subscription, SubscriptionStatus, UsageRecord
+from .models import (
+    BillingAccount,
+    CostCapOverride,
+    CostWindow,
+    Subscription,
+    SubscriptionStatus,
+    UsageRecord,
+)
 from .plans import FREE, Plan, plan_get
 
 GRANTING_STATUSES = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
@@ -186,3 +193,40 @@ def billing_overview(*, user, now: datetime | None = None) -> BillingOverview:
         paid_until=paid_until,
         has_customer=bool(account and account.stripe_customer_id),
     )
+
+
+# --- Hourly API cost windows ----------------------------------------------------------
+
+
+def cost_window_start(moment: datetime) -> datetime:
+    """The clock hour (UTC) a moment falls in: caps reset at every HH:00:00 UTC."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def cost_window_seconds_left(moment: datetime) -> int:
+    remaining = cost_window_start(moment) + timedelta(hours=1) - moment
+    return max(1, int(remaining.total_seconds() + 0.999))
+
+
+def hourly_cap_micros_for_user(*, user) -> int:
+    """A staff override first, else the cap of the plan the user has now."""
+    override = CostCapOverride.objects.filter(user=user).values_list(
+        "hourly_cap_micros", flat=True
+    ).first()
+    if override is not None:
+        return override
+    return plan_limits_for_user(user=user).hourly_cost_cap_micros
+
+
+def cost_usage_for_window(*, user, moment: datetime) -> dict:
+    start = cost_window_start(moment)
+    window = CostWindow.objects.filter(user=user, window_start=start).first()
+    reserved = window.reserved_micros if window else 0
+    settled = window.settled_micros if window else 0
+    return {
+        "window_start": start,
+        "window_end": start + timedelta(hours=1),
+        "reserved_micros": reserved,
+        "settled_micros": settled,
+        "cap_micros": hourly_cap_micros_for_user(user=user),
+    }

@@ -191,6 +191,8 @@ def caption_options_validate(options: dict) -> dict:
 def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     """Validate, store the upload, create the job and queue it once the rows are committed."""
     clean = caption_options_validate(options)
+    # Fast check before anything is stored; the worker makes the authoritative reservation.
+    billing_services.cost_cap_check(user=owner)
     asset = media_asset_create(owner=owner, upload=upload)
     try:
         with transaction.atomic():

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from billing import services as billing_services
 from captions import services
 
 logger = logging.getLogger(__name__)
@@ -23,3 +24,12 @@ def caption_job_process(self, job_id: str) -> None:
         logger.exception("caption job %s attempt crashed", job_id)
         if services.caption_job_attempt_crashed(job_id=job_id):
             raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+
+
+@shared_task(name="workers.tasks.cost_reservations_sweep")
+def cost_reservations_sweep() -> int:
+    """Release reservations of workers that died before settling (run by celery beat)."""
+    released = billing_services.cost_reservations_sweep()
+    if released:
+        logger.warning("released %d expired cost reservations", released)
+    return released

@@ -325,9 +325,16 @@ STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="audio_overage_
 # How long a past-due subscription keeps its paid limits while Stripe retries the card.
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 # Overage reports whose task was lost are sent again by this sweep (needs `celery beat`).
+# A cost reservation not settled within this time (its worker died) is released by the
+# sweeper. It must exceed the longest paid call (LLM_TIMEOUT_SECONDS x LLM_MAX_TRIES).
+BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)
 CELERY_BEAT_SCHEDULE = {
     "billing-overage-reports-resend": {
         "task": "billing.tasks.overage_reports_resend",
         "schedule": 15 * 60,
+    },
+    "cost-reservations-sweep": {
+        "task": "workers.tasks.cost_reservations_sweep",
+        "schedule": 60.0,
     },
 }
