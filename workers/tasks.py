@@ -23,3 +23,13 @@ def caption_job_process(self, job_id: str) -> None:
         logger.exception("caption job %s attempt crashed", job_id)
         if services.caption_job_attempt_crashed(job_id=job_id):
             raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+
+
+@shared_task(name="workers.tasks.webhook_delivery_send", acks_late=True)
+def webhook_delivery_send(delivery_id: str) -> None:
+    """One attempt at a webhook delivery; schedules the next one when it failed."""
+    from webhooks import services as webhook_services
+
+    delay = webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
+    if delay is not None:
+        webhook_services.webhook_delivery_enqueue(delivery_id=delivery_id, countdown=delay)
