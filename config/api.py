@@ -56,8 +56,8 @@ def _error(status_code: int, code: str, message: str, details=None, headers=None
     )
 
 
-def _first_code(detail) -> str | None:
-    codes = detail.get_codes() if hasattr(detail, "get_codes") else None
+def _first_code(exc: exceptions.APIException) -> str | None:
+    codes = exc.get_codes()
     while isinstance(codes, list | dict) and codes:
         codes = codes[0] if isinstance(codes, list) else next(iter(codes.values()))
     return codes if isinstance(codes, str) else None
@@ -88,7 +88,7 @@ def exception_handler(exc, context):
             message = f"Too many requests. Retry in {headers['Retry-After']} seconds."
             return _error(429, "throttled", message, {"retry_after": int(headers["Retry-After"])},
                           headers)
-        code = _first_code(exc.detail) or exc.default_code
+        code = _first_code(exc) or exc.default_code
         if type(exc) in _DRF_CODES and code == exc.default_code:
             code = _DRF_CODES[type(exc)]
         message = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
