@@ -20,7 +20,7 @@ from django.core.exceptions import (
 )
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
@@ -124,6 +124,18 @@ def error_responses(*codes: int) -> dict:
         code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
         for code in sorted({401, 403, 429} | set(codes))
     }
+
+
+def paginated(serializer_class, name: str):
+    """The OpenAPI shape of a cursor page of ``serializer_class`` items."""
+    return inline_serializer(
+        name=name,
+        fields={
+            "next": serializers.URLField(allow_null=True, help_text="The next page, if any."),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
 
 
 RETRY_AFTER_HEADER = OpenApiParameter(

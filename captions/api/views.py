@@ -34,6 +34,7 @@ from config.api import (
     CreatedCursorPagination,
     error_responses,
     idempotent,
+    paginated,
 )
 from config.errors import ApplicationError
 
@@ -169,7 +170,8 @@ class JobListCreateApi(APIView):
         operation_id="jobs_list",
         summary="List jobs",
         parameters=[JobFilterSerializer, RETRY_AFTER_HEADER],
-        responses={200: JobOutputSerializer(many=True), **error_responses(400)},
+        responses={200: paginated(JobOutputSerializer, "PaginatedJobList"),
+                   **error_responses(400)},
     )
     def get(self, request):
         filters = self.JobFilterSerializer(data=request.query_params)
@@ -300,7 +302,7 @@ class _JobActionApi(APIView):
         return Response(_job_data(request, job))
 
 
-_ACTION_RESPONSES = {200: JobOutputSerializer, **error_responses(404, 409, 422)}
+_ACTION_RESPONSES = {200: JobOutputSerializer, **error_responses(400, 404, 409, 422)}
 
 
 @extend_schema_view(post=extend_schema(

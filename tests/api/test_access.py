@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from captions.models import CaptionJob, DirectUpload
-from tests.api.conftest import bearer_client, wav_bytes
+from tests.helpers import bearer_client, wav_bytes
 from tests.factories import CaptionJobFactory, CaptionVariantFactory, TranscriptFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from captions.models import CaptionJob, DirectUpload, MediaAsset
-from tests.api.conftest import png_bytes, wav_bytes
+from tests.helpers import png_bytes, wav_bytes
 from tests.conftest import s3_keys
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import IdempotencyRecord
 from captions.models import CaptionJob
-from tests.api.conftest import bearer_client, wav_bytes
+from tests.helpers import bearer_client, wav_bytes
 from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db

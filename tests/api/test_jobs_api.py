@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from captions.models import CaptionJob, JobEvent, MediaAsset, Transcript
-from tests.api.conftest import png_bytes, wav_bytes
+from tests.helpers import png_bytes, wav_bytes
 from tests.conftest import s3_keys
 from tests.factories import CaptionJobFactory, CaptionVariantFactory, TranscriptFactory
 

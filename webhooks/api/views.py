@@ -13,6 +13,7 @@ from config.api import (
     CreatedCursorPagination,
     error_responses,
     idempotent,
+    paginated,
 )
 from webhooks import selectors, services
 from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus, WebhookEvent
@@ -128,7 +129,7 @@ class WebhookEndpointPingApi(APIView):
         description="One attempt, no retries; the answer shows what the endpoint replied.",
         request=None,
         parameters=[ENDPOINT_PATH_PARAM, IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER],
-        responses={200: WebhookDeliverySerializer, **error_responses(404, 422)},
+        responses={200: WebhookDeliverySerializer, **error_responses(400, 404, 409, 422)},
     )
     @idempotent
     def post(self, request, endpoint_id):
@@ -146,7 +147,8 @@ class WebhookDeliveryListApi(APIView):
         operation_id="webhooks_deliveries", summary="The endpoint's delivery log",
         description="Every event sent to the endpoint with every attempt, newest first.",
         parameters=[ENDPOINT_PATH_PARAM, RETRY_AFTER_HEADER],
-        responses={200: WebhookDeliverySerializer(many=True), **error_responses(400, 404)},
+        responses={200: paginated(WebhookDeliverySerializer, "PaginatedWebhookDeliveryList"),
+                   **error_responses(400, 404)},
     )
     def get(self, request, endpoint_id):
         endpoint = selectors.webhook_endpoint_get_for_owner(owner=request.user,

@@ -1,4 +1,4 @@
-"""Fixtures for the public API: keys for two customers and small real media files."""
+"""Small real media files and API clients for tests, made in memory."""
 
 from __future__ import annotations
 
@@ -7,40 +7,14 @@ import math
 import struct
 import wave
 
-import pytest
 from PIL import Image
 from rest_framework.test import APIClient
-
-from accounts import services as account_services
 
 
 def bearer_client(secret: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
-
-
-@pytest.fixture
-def make_key():
-    def make(user, scopes=("read", "write"), **kwargs):
-        key, secret = account_services.api_key_create(
-            user=user, name="integration", scopes=list(scopes), **kwargs
-        )
-        return key, secret
-
-    return make
-
-
-@pytest.fixture
-def api(user, make_key) -> APIClient:
-    """User A's client, with a read and write key."""
-    return bearer_client(make_key(user)[1])
-
-
-@pytest.fixture
-def other_api(other_user, make_key) -> APIClient:
-    """User B's client."""
-    return bearer_client(make_key(other_user)[1])
 
 
 def png_bytes(size=(64, 48)) -> bytes:
