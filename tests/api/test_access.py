@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from captions.models import CaptionJob, DirectUpload
-from tests.helpers import bearer_client, wav_bytes
 from tests.factories import CaptionJobFactory, CaptionVariantFactory, TranscriptFactory
+from tests.helpers import bearer_client, wav_bytes
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import pytest
 import requests
 
 from captions.models import CaptionJob, DirectUpload, MediaAsset
-from tests.helpers import png_bytes, wav_bytes
 from tests.conftest import s3_keys
+from tests.helpers import png_bytes, wav_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from captions.models import CaptionJob, JobEvent, MediaAsset, Transcript
-from tests.helpers import png_bytes, wav_bytes
 from tests.conftest import s3_keys
 from tests.factories import CaptionJobFactory, CaptionVariantFactory, TranscriptFactory
+from tests.helpers import png_bytes, wav_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -120,8 +120,9 @@ def test_detail_shows_state_stage_progress_timings_and_error(api, user):
     assert body["timings"]["created_at"]
 
 
-def test_cancel_then_cancel_again_is_409_and_retry_of_failed_requeues(api, user,
-                                                                      django_capture_on_commit_callbacks):
+def test_cancel_then_cancel_again_is_409_and_retry_of_failed_requeues(
+    api, user, django_capture_on_commit_callbacks
+):
     job = CaptionJobFactory(owner=user)
     response = api.post(f"/api/v1/jobs/{job.pk}/cancel/")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
@@ -179,7 +180,8 @@ def test_transcript_in_every_format_is_an_attachment_that_parses_back(api, user)
     data = api.get(f"{base}.json").json()
     assert data["segments"] == transcript.segments and data["language"] == "en"
     tsv = api.get(f"{base}.tsv").content.decode().splitlines()
-    assert tsv == ["start\tend\ttext", "0\t2500\tAnd so my fellow Americans,", "2500\t4040\task not."]
+    assert tsv == ["start\tend\ttext", "0\t2500\tAnd so my fellow Americans,",
+                   "2500\t4040\task not."]
 
 
 def test_transcript_of_a_running_job_is_409_and_of_an_image_job_404(api, user):

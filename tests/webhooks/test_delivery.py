@@ -13,8 +13,8 @@ from django.db import transaction
 
 from captions import services as caption_services
 from captions.models import CaptionJob
-from tests.helpers import bearer_client, png_bytes
 from tests.factories import CaptionJobFactory, UserFactory
+from tests.helpers import bearer_client, png_bytes
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
