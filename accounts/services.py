@@ -21,6 +21,9 @@ API_KEY_PREFIX = "cg_live_"
 API_KEY_VISIBLE_CHARS = 8
 # last_used_at is a hint for the owner, not an audit log: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A request still unanswered after this long is taken to have died (the body is already
+# received when the key is claimed, so the work left is short).
+IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
 
 
 def api_key_hash(secret: str) -> str:
@@ -147,6 +150,10 @@ def idempotency_begin(*, user, key: str, request_hash: str) -> IdempotencyRecord
             code="idempotency_key_reused",
             status=422,
         )
+    if record.status_code is None and record.created_at < timezone.now() - IN_FLIGHT_TIMEOUT:
+        # The first request died without an answer (a killed process): let this one run.
+        IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
+        return idempotency_begin(user=user, key=key, request_hash=request_hash)
     if record.status_code is None:
         raise ApplicationError(
             "A request with this Idempotency-Key is still being processed. Retry shortly.",

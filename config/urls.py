@@ -9,6 +9,7 @@ from captions import views as caption_views
 urlpatterns = [
     path("", include("captions.urls")),
     path("", include("accounts.urls")),
+    path("", include("webhooks.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

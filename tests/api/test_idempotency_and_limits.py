@@ -81,6 +81,26 @@ def test_a_key_still_in_flight_is_409_with_retry_after(api, user):
     assert response.json()["code"] == "idempotency_key_in_use"
 
 
+def test_a_key_whose_first_request_died_can_be_retried_after_a_while(api, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import idempotency_request_hash
+
+    IdempotencyRecord.objects.create(
+        user=user, key="orphan",
+        request_hash=idempotency_request_hash(method="POST", path="/api/v1/uploads/",
+                                              fields={}, files={}),
+    )
+    IdempotencyRecord.objects.filter(key="orphan").update(
+        created_at=timezone.now() - timedelta(minutes=6)
+    )
+    response = api.post("/api/v1/uploads/", {}, format="json", HTTP_IDEMPOTENCY_KEY="orphan")
+    assert response.status_code == 201
+    assert IdempotencyRecord.objects.get(key="orphan").status_code == 201
+
+
 def test_too_many_requests_for_one_key_get_429_with_retry_after(settings, user, make_key):
     settings.API_THROTTLE_READ_RATE = "3/min"
     client = bearer_client(make_key(user)[1])
