@@ -312,8 +312,10 @@ WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 # Retries double from the base delay up to the cap, and stop after the attempt limit
 # or once the window since the event has passed (then the delivery is failed).
 WEBHOOKS_BACKOFF_BASE_SECONDS = env.float("WEBHOOKS_BACKOFF_BASE_SECONDS", default=30.0)
-WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=60 * 60.0)
-WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=12)
+# Kept below the Redis broker's visibility timeout (1 h), past which a waiting retry
+# would be redelivered and sent twice.
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=30 * 60.0)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=15)
 WEBHOOKS_RETRY_WINDOW_SECONDS = env.int("WEBHOOKS_RETRY_WINDOW_SECONDS", default=24 * 60 * 60)
 # Only the test suite may send webhooks to 127.0.0.1; never turn this on elsewhere.
 WEBHOOKS_ALLOW_LOOPBACK = False
