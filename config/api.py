@@ -18,6 +18,9 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.core.exceptions import (
+    ValidationError as DjangoValidationError,
+)
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -74,6 +77,9 @@ def exception_handler(exc, context):
         return _error(413, "request_too_large", "The request body is too large.")
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         return _error(400, "too_many_parts", str(exc) or "The request has too many parts.")
+    if isinstance(exc, DjangoValidationError):
+        return _error(400, "invalid", "Some values are not valid.",
+                      {"non_field_errors": exc.messages})
     if isinstance(exc, SuspiciousOperation):
         return _error(400, "bad_request", "The request could not be processed.")
     if isinstance(exc, exceptions.ValidationError):

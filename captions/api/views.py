@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from captions import selectors, services
 from captions.languages import LANGUAGES
-from captions.models import CaptionJob, JobStatus, Length, Platform, Tone
+from captions.models import CaptionJob, JobStage, JobStatus, Length, MediaKind, Platform, Tone
 from config.api import (
     IDEMPOTENCY_KEY_HEADER,
     RETRY_AFTER_HEADER,
@@ -57,7 +57,7 @@ class JobOutputSerializer(serializers.Serializer):
         variant_count = serializers.IntegerField()
 
     class JobMediaSerializer(serializers.Serializer):
-        kind = serializers.CharField(source="asset.kind")
+        kind = serializers.ChoiceField(source="asset.kind", choices=MediaKind.choices)
         content_type = serializers.CharField(source="asset.content_type")
         size_bytes = serializers.IntegerField(source="asset.size_bytes")
         duration_seconds = serializers.FloatField(source="asset.duration_seconds",
@@ -92,7 +92,7 @@ class JobOutputSerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=JobStatus.choices)
-    stage = serializers.CharField()
+    stage = serializers.ChoiceField(choices=JobStage.choices)
     progress = serializers.IntegerField(min_value=0, max_value=100, help_text="Percent.")
     attempts = serializers.IntegerField()
     options = JobOptionsSerializer(source="*")
