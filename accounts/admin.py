@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import User
+from .models import ApiKey, User
 
 
 @admin.register(User)
@@ -17,3 +17,16 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     readonly_fields = ["last_login", "date_joined"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "user", "scopes", "created_at", "last_used_at",
+                    "revoked_at"]
+    search_fields = ["prefix", "name", "user__email"]
+    exclude = ["key_hash"]
+    readonly_fields = ["user", "prefix", "name", "scopes", "created_at", "last_used_at",
+                       "expires_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -270,3 +270,30 @@ class ModelCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.model} ({self.status})"
+
+
+class DirectUpload(models.Model):
+    """A presigned PUT slot in the bucket that a client fills before creating a job from it.
+
+    The object key is made by the server; nothing in it comes from the client. Once a
+    job is created from the upload the object becomes that job's media asset.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="direct_uploads"
+    )
+    key = models.CharField(max_length=255, unique=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    job = models.OneToOneField(
+        CaptionJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"upload {self.id}"

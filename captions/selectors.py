@@ -1,7 +1,7 @@
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from .models import CaptionJob, Transcript
+from .models import CaptionJob, CaptionVariant, JobStatus, Transcript
 
 
 def caption_jobs_for_owner(*, owner) -> QuerySet[CaptionJob]:
@@ -15,3 +15,37 @@ def caption_job_get_for_owner(*, owner, job_id) -> CaptionJob:
 
 def caption_job_transcript(*, job: CaptionJob) -> Transcript | None:
     return Transcript.objects.filter(job=job).first()
+
+
+def caption_jobs_filter(
+    *, owner, status: str | None = None, created_after=None, created_before=None
+) -> QuerySet[CaptionJob]:
+    """The owner's jobs, narrowed by status and a creation time range (inclusive start)."""
+    jobs = caption_jobs_for_owner(owner=owner)
+    if status:
+        jobs = jobs.filter(status=status)
+    if created_after is not None:
+        jobs = jobs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        jobs = jobs.filter(created_at__lt=created_before)
+    return jobs
+
+
+def caption_job_captions(*, job: CaptionJob) -> QuerySet[CaptionVariant]:
+    return CaptionVariant.objects.filter(job=job)
+
+
+def usage_for_owner(*, owner, since, until) -> dict:
+    """Jobs and processed audio in [since, until): what the usage endpoint reports."""
+    jobs = CaptionJob.objects.filter(owner=owner, created_at__gte=since, created_at__lt=until)
+    counts = dict(jobs.values_list("status").annotate(n=Count("id")).order_by())
+    seconds = Transcript.objects.filter(
+        job__owner=owner, job__status=JobStatus.DONE,
+        job__finished_at__gte=since, job__finished_at__lt=until,
+    ).aggregate(total=Sum("duration_seconds"))["total"]
+    return {
+        "jobs_submitted": sum(counts.values()),
+        "jobs_completed": counts.get(JobStatus.DONE, 0),
+        "jobs_failed": counts.get(JobStatus.FAILED, 0),
+        "audio_seconds": round(seconds or 0.0, 3),
+    }

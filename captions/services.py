@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -26,6 +27,8 @@ from django.utils import timezone
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from config.errors import ApplicationError
+from webhooks import services as webhook_services
+from webhooks.models import WebhookEvent
 from workers import images, llm, media, stt
 from workers.errors import MediaRejected, PipelineError
 
@@ -36,6 +39,7 @@ from .models import (
     FINAL_STATUSES,
     CaptionJob,
     CaptionVariant,
+    DirectUpload,
     JobEvent,
     JobStage,
     JobStatus,
@@ -64,28 +68,23 @@ class JobCancelled(Exception):
 # --- Assets --------------------------------------------------------------------------
 
 
-def media_asset_create(*, owner, upload) -> MediaAsset:
-    """Store an upload under a server-generated key after checking its bytes.
-
-    Raises ApplicationError: 400 for an empty file, 413 over the owner's plan's size
-    limit, 415 when the bytes are not audio, video or an image we accept. Nothing is
-    stored then.
-    """
+def _check_size(size: int | None, *, owner) -> None:
+    """400 for an empty file, 413 over the owner's plan's size limit."""
     limits = billing_selectors.plan_limits_for_user(user=owner)
     max_bytes = limits.max_upload_bytes
-    if upload.size is None or upload.size == 0:
+    if not size:
         raise ApplicationError("The file is empty.", code="empty_file", status=400)
-    if upload.size > max_bytes:
+    if size > max_bytes:
         raise ApplicationError(
-            f"The file is {upload.size:,} bytes; the limit is {max_bytes:,} bytes on the "
+            f"The file is {size:,} bytes; the limit is {max_bytes:,} bytes on the "
             f"{limits.plan.name} plan.",
             code="file_too_large",
             status=413,
-            details={"limit_bytes": max_bytes, "size_bytes": upload.size,
-                     "plan": limits.plan.code},
+            details={"limit_bytes": max_bytes, "size_bytes": size, "plan": limits.plan.code},
         )
-    upload.seek(0)
-    head = upload.read(SNIFF_BYTES)
+
+
+def _check_content_type(head: bytes) -> str:
     content_type = detect_content_type(head)
     if content_type not in ACCEPTED_TYPES:
         raise ApplicationError(
@@ -96,6 +95,19 @@ def media_asset_create(*, owner, upload) -> MediaAsset:
             status=415,
             details={"detected_type": content_type},
         )
+    return content_type
+
+
+def media_asset_create(*, owner, upload) -> MediaAsset:
+    """Store an upload under a server-generated key after checking its bytes.
+
+    Raises ApplicationError: 400 for an empty file, 413 over the owner's plan's size
+    limit, 415 when the bytes are not audio, video or an image we accept, 503 when the
+    storage does not answer. Nothing is stored then.
+    """
+    _check_size(upload.size, owner=owner)
+    upload.seek(0)
+    content_type = _check_content_type(upload.read(SNIFF_BYTES))
     kind, ext = ACCEPTED_TYPES[content_type]
     digest = hashlib.sha256()
     upload.seek(0)
@@ -128,6 +140,115 @@ def media_asset_create(*, owner, upload) -> MediaAsset:
         # No row may point at a missing object, and no object is left without a row.
         default_storage.delete(stored_key)
         raise
+
+
+# --- Direct uploads ----------------------------------------------------------------------
+
+
+def _s3_client():
+    """The storage's boto3 client, or None where media is not kept in S3."""
+    connection = getattr(default_storage, "connection", None)
+    return connection.meta.client if connection is not None else None
+
+
+def direct_upload_create(*, owner, original_name: str = "") -> tuple[DirectUpload, str]:
+    """Reserve a server-generated key and return it with a presigned PUT URL for it.
+
+    Raises ApplicationError(400) where media is not stored in S3 (local development).
+    """
+    client = _s3_client()
+    if client is None:
+        raise ApplicationError(
+            "Direct uploads need S3 storage; send the file in the job request instead.",
+            code="direct_upload_unavailable",
+        )
+    expires = settings.CAPTIONS_DIRECT_UPLOAD_EXPIRES_SECONDS
+    upload = DirectUpload.objects.create(
+        owner=owner,
+        key=f"uploads/{owner.pk}/{uuid.uuid4().hex}",
+        original_name=clean_original_name(original_name or ""),
+        expires_at=timezone.now() + timedelta(seconds=expires),
+    )
+    url = client.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": default_storage.bucket_name, "Key": upload.key},
+        ExpiresIn=expires,
+        HttpMethod="PUT",
+    )
+    return upload, url
+
+
+def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> CaptionJob:
+    """Create a job from a finished direct upload, after checking the object's bytes.
+
+    Raises ApplicationError: 400 for bad options, 404 for an unknown (or another user's)
+    upload, 409 when nothing was uploaded yet or the upload was already used, 413 and
+    415 as for a normal upload, in which case the uploaded object is deleted; 429 when
+    the hourly cost cap is used up.
+    """
+    clean = caption_options_validate(options)
+    billing_services.cost_cap_check(user=owner)
+    client = _s3_client()
+    bucket = getattr(default_storage, "bucket_name", None)
+    with transaction.atomic():
+        upload = (
+            DirectUpload.objects.select_for_update().filter(owner=owner, pk=upload_id).first()
+        )
+        if upload is None or client is None:
+            raise ApplicationError("Not found.", code="not_found", status=404)
+        if upload.used_at is not None:
+            raise ApplicationError(
+                "A job was already created from this upload.", code="upload_already_used",
+                status=409,
+            )
+        try:
+            head = client.head_object(Bucket=bucket, Key=upload.key)
+        except client.exceptions.ClientError:
+            raise ApplicationError(
+                "Nothing has been uploaded for this upload yet: PUT the file to its URL "
+                "first." + (" The URL has expired; ask for a new one."
+                            if upload.expires_at < timezone.now() else ""),
+                code="upload_not_received", status=409,
+            ) from None
+        try:
+            _check_size(head["ContentLength"], owner=owner)
+            first = client.get_object(Bucket=bucket, Key=upload.key,
+                                      Range=f"bytes=0-{SNIFF_BYTES - 1}")
+            content_type = _check_content_type(first["Body"].read())
+        except ApplicationError:
+            client.delete_object(Bucket=bucket, Key=upload.key)
+            raise
+        kind, ext = ACCEPTED_TYPES[content_type]
+        digest = hashlib.sha256()
+        body = client.get_object(Bucket=bucket, Key=upload.key)["Body"]
+        for chunk in body.iter_chunks(1 << 20):
+            digest.update(chunk)
+        key = f"media/{owner.pk}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{ext}"
+        client.copy_object(
+            Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": upload.key},
+            ServerSideEncryption="AES256",
+        )
+        try:
+            asset = MediaAsset.objects.create(
+                owner=owner, file=key, original_name=upload.original_name,
+                content_type=content_type, kind=kind, size_bytes=head["ContentLength"],
+                sha256=digest.hexdigest(),
+            )
+            job = CaptionJob.objects.create(owner=owner, asset=asset, **clean)
+            JobEvent.objects.create(
+                job=job, to_status=JobStatus.QUEUED, stage=job.stage, actor=owner,
+                message="Submitted from a direct upload",
+            )
+            upload.used_at = timezone.now()
+            upload.job = job
+            upload.save(update_fields=["used_at", "job"])
+        except Exception:
+            client.delete_object(Bucket=bucket, Key=key)
+            raise
+        upload_key = upload.key
+        transaction.on_commit(lambda: client.delete_object(Bucket=bucket, Key=upload_key))
+        transaction.on_commit(lambda: caption_job_enqueue(job_id=job.pk))
+    return job
 
 
 # --- Jobs ------------------------------------------------------------------------------
@@ -282,16 +403,47 @@ def caption_job_set_stage(*, job: CaptionJob, stage: str, progress: int) -> None
     job.stage, job.progress = stage, progress
 
 
-def caption_job_fail(*, job_id, code: str, message: str, actor=None) -> CaptionJob:
-    return _transition(
-        job_id,
-        JobStatus.FAILED,
-        actor=actor,
-        message=message,
-        error_code=code[:50],
-        error_message=message,
-        finished_at=timezone.now(),
+def caption_job_event_data(*, job: CaptionJob) -> dict:
+    """What a webhook tells about a job: enough to act on without another request."""
+    api = f"{settings.SITE_URL.rstrip('/')}/api/v1/jobs/{job.pk}/"
+    failed = job.status == JobStatus.FAILED
+    return {
+        "job": {
+            "id": str(job.pk),
+            "status": job.status,
+            "created_at": job.created_at,
+            "finished_at": job.finished_at,
+            "error": {"code": job.error_code, "message": job.error_message} if failed else None,
+            "links": {
+                "self": api,
+                "transcript": f"{api}transcript.json",
+                "captions": f"{api}captions/",
+            },
+        }
+    }
+
+
+def _job_event_publish(*, job: CaptionJob, event_type: str) -> None:
+    # Same transaction as the status change: the event exists if and only if the change
+    # does, and it is sent once the change is committed.
+    webhook_services.webhook_event_publish(
+        owner=job.owner, event_type=event_type, data=caption_job_event_data(job=job)
     )
+
+
+def caption_job_fail(*, job_id, code: str, message: str, actor=None) -> CaptionJob:
+    with transaction.atomic():
+        job = _transition(
+            job_id,
+            JobStatus.FAILED,
+            actor=actor,
+            message=message,
+            error_code=code[:50],
+            error_message=message,
+            finished_at=timezone.now(),
+        )
+        _job_event_publish(job=job, event_type=WebhookEvent.JOB_FAILED)
+    return job
 
 
 def caption_job_cancel(*, job: CaptionJob, actor) -> CaptionJob:
@@ -371,6 +523,7 @@ def caption_job_complete(
             user=done.owner, job_id=done.pk,
             audio_seconds=duration_seconds if transcript is not None else 0,
         )
+        _job_event_publish(job=done, event_type=WebhookEvent.JOB_COMPLETED)
         return done
 
 
@@ -392,6 +545,27 @@ def model_call_record(*, job: CaptionJob, attempt: int, record: llm.CallRecord) 
                 cost_micro_usd=F("cost_micro_usd") + call.cost_micro_usd,
             )
     return call
+
+
+def caption_job_delete(*, job: CaptionJob, actor) -> None:
+    """Delete a job with its results and, unless another job uses it, its media.
+
+    A queued or running job is cancelled first (a worker running it stops at its next
+    stage). Storage objects are removed once the deletion is committed.
+    """
+    with transaction.atomic():
+        locked = CaptionJob.objects.select_for_update().select_related("asset").get(pk=job.pk)
+        if locked.status not in FINAL_STATUSES:
+            _transition(locked.pk, JobStatus.CANCELLED, actor=actor,
+                        message="Cancelled to be deleted", stage=JobStage.FINISHED,
+                        finished_at=timezone.now())
+        asset = locked.asset
+        locked.delete()
+        if not CaptionJob.objects.filter(asset=asset).exists():
+            key = asset.file.name
+            asset.delete()
+            transaction.on_commit(lambda: default_storage.delete(key))
+    logger.info("job %s deleted by %s", job.pk, getattr(actor, "pk", None))
 
 
 # --- The pipeline ----------------------------------------------------------------------

@@ -114,6 +114,38 @@ def celery_worker_thread(transactional_db):
     connections.close_all()
 
 
+# --- Public API ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_key():
+    """Create an API key for a user; returns (key, secret)."""
+    from accounts import services as account_services
+
+    def make(user, scopes=("read", "write"), **kwargs):
+        return account_services.api_key_create(
+            user=user, name="integration", scopes=list(scopes), **kwargs
+        )
+
+    return make
+
+
+@pytest.fixture
+def api(user, make_key):
+    """User A's API client, with a read and write key."""
+    from tests.helpers import bearer_client
+
+    return bearer_client(make_key(user)[1])
+
+
+@pytest.fixture
+def other_api(other_user, make_key):
+    """User B's API client."""
+    from tests.helpers import bearer_client
+
+    return bearer_client(make_key(other_user)[1])
+
+
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 

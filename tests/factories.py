@@ -2,7 +2,7 @@ import factory
 from django.core.files.base import ContentFile
 
 from accounts.models import User
-from captions.models import CaptionJob, MediaAsset
+from captions.models import CaptionJob, CaptionVariant, MediaAsset, Transcript
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -38,3 +38,29 @@ class CaptionJobFactory(factory.django.DjangoModelFactory):
 
     owner = factory.SubFactory(UserFactory)
     asset = factory.SubFactory(MediaAssetFactory, owner=factory.SelfAttribute("..owner"))
+
+
+class TranscriptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Transcript
+
+    job = factory.SubFactory(CaptionJobFactory, status="done", stage="finished", progress=100)
+    language = "en"
+    text = "And so my fellow Americans, ask not."
+    segments = factory.LazyFunction(
+        lambda: [
+            {"start": 0.0, "end": 2.5, "text": "And so my fellow Americans,"},
+            {"start": 2.5, "end": 4.04, "text": "ask not."},
+        ]
+    )
+    duration_seconds = 4.04
+
+
+class CaptionVariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CaptionVariant
+
+    job = factory.SubFactory(CaptionJobFactory, status="done")
+    position = factory.Sequence(lambda n: n)
+    text = "Ask not what your country can do for you."
+    writer = "local"

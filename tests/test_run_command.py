@@ -29,7 +29,9 @@ def free_port() -> int:
 @pytest.fixture
 def running_product(tmp_path, request):
     port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PORT": str(port),
+    # HOME stays: it holds the user's pip configuration, as on a developer's machine.
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)),
+           "PORT": str(port),
            "CAPTIONS_VAR_DIR": str(tmp_path / "var"), **request.param}
     log = open(tmp_path / "run.log", "w")
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=log,

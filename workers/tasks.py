@@ -33,3 +33,13 @@ def cost_reservations_sweep() -> int:
     if released:
         logger.warning("released %d expired cost reservations", released)
     return released
+
+
+@shared_task(name="workers.tasks.webhook_delivery_send", acks_late=True)
+def webhook_delivery_send(delivery_id: str) -> None:
+    """One attempt at a webhook delivery; schedules the next one when it failed."""
+    from webhooks import services as webhook_services
+
+    delay = webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
+    if delay is not None:
+        webhook_services.webhook_delivery_enqueue(delivery_id=delivery_id, countdown=delay)

@@ -324,10 +324,11 @@ STRIPE_PRICE_STUDIO_OVERAGE = env("STRIPE_PRICE_STUDIO_OVERAGE", default="")
 STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="audio_overage_seconds")
 # How long a past-due subscription keeps its paid limits while Stripe retries the card.
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
-# Overage reports whose task was lost are sent again by this sweep (needs `celery beat`).
 # A cost reservation not settled within this time (its worker died) is released by the
 # sweeper. It must exceed the longest paid call (LLM_TIMEOUT_SECONDS x LLM_MAX_TRIES).
 BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)
+# Overage reports whose task was lost are sent again by a sweep; so are lost cost
+# reservations (the worker runs `celery beat`, see scripts/run.sh).
 CELERY_BEAT_SCHEDULE = {
     "billing-overage-reports-resend": {
         "task": "billing.tasks.overage_reports_resend",
@@ -338,3 +339,65 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
+
+# --- Public API, API keys and outgoing webhooks (issue 7) --------------------------------
+INSTALLED_APPS += ["webhooks"]
+REST_FRAMEWORK.update(
+    {
+        # Bearer keys first, so a request without credentials gets 401 with WWW-Authenticate.
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "accounts.authentication.ApiKeyAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+        "DEFAULT_PERMISSION_CLASSES": [
+            "rest_framework.permissions.IsAuthenticated",
+            "accounts.authentication.HasApiKeyScope",
+        ],
+        "DEFAULT_THROTTLE_CLASSES": [
+            "config.api.ApiReadThrottle",
+            "config.api.ApiWriteThrottle",
+        ],
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+        "DEFAULT_PARSER_CLASSES": [
+            "rest_framework.parsers.JSONParser",
+            "rest_framework.parsers.MultiPartParser",
+        ],
+        "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.JsonErrorsNegotiation",
+        "EXCEPTION_HANDLER": "config.api.exception_handler",
+        "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    }
+)
+SPECTACULAR_SETTINGS.update(
+    {
+        "DESCRIPTION": (
+            "Submit audio, video or images and get transcripts, subtitles and captions. "
+            "Authenticate with `Authorization: Bearer <API key>`. Every error is "
+            '`{"code", "message", "details"}`. POSTs accept an `Idempotency-Key` header. '
+            "Webhooks are signed: `Caption-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
+            "'<t>.<raw body>' with the endpoint secret>`."
+        ),
+        "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+        "SERVE_AUTHENTICATION": [],
+        "COMPONENT_SPLIT_REQUEST": True,
+        "SCHEMA_PATH_PREFIX": "/api/v1",
+        "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "captions.models.JobStatus"},
+    }
+)
+# Requests per minute (or "N/s", "N/h") for each API key, counted in the Redis cache.
+API_THROTTLE_READ_RATE = env("API_THROTTLE_READ_RATE", default="600/min")
+API_THROTTLE_WRITE_RATE = env("API_THROTTLE_WRITE_RATE", default="120/min")
+API_IDEMPOTENCY_TTL_SECONDS = env.int("API_IDEMPOTENCY_TTL_SECONDS", default=24 * 60 * 60)
+CAPTIONS_DIRECT_UPLOAD_EXPIRES_SECONDS = env.int(
+    "CAPTIONS_DIRECT_UPLOAD_EXPIRES_SECONDS", default=15 * 60
+)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# Retries double from the base delay up to the cap, and stop after the attempt limit
+# or once the window since the event has passed (then the delivery is failed).
+WEBHOOKS_BACKOFF_BASE_SECONDS = env.float("WEBHOOKS_BACKOFF_BASE_SECONDS", default=30.0)
+# Kept below the Redis broker's visibility timeout (1 h), past which a waiting retry
+# would be redelivered and sent twice.
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=30 * 60.0)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=15)
+WEBHOOKS_RETRY_WINDOW_SECONDS = env.int("WEBHOOKS_RETRY_WINDOW_SECONDS", default=24 * 60 * 60)
+# Only the test suite may send webhooks to 127.0.0.1; never turn this on elsewhere.
+WEBHOOKS_ALLOW_LOOPBACK = False

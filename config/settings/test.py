@@ -46,3 +46,12 @@ ACCOUNT_RATE_LIMITS = {
 LLM_BACKOFF_BASE_SECONDS = 0.01
 LLM_BACKOFF_MAX_SECONDS = 0.05
 LLM_TIMEOUT_SECONDS = 5.0
+
+# --- Public API and webhooks (issue 7) ----------------------------------------------------
+# Webhook receivers in the suite listen on 127.0.0.1, and retries must come quickly.
+WEBHOOKS_ALLOW_LOOPBACK = True
+WEBHOOKS_BACKOFF_BASE_SECONDS = 0.2
+WEBHOOKS_BACKOFF_MAX_SECONDS = 1.0
+WEBHOOKS_TIMEOUT_SECONDS = 5.0
+API_THROTTLE_READ_RATE = "100000/min"
+API_THROTTLE_WRITE_RATE = "100000/min"

@@ -1,0 +1,180 @@
+"""Writes for API keys and idempotency records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import ApplicationError
+
+from .models import ApiKey, ApiKeyScope, IdempotencyRecord
+
+API_KEY_PREFIX = "cg_live_"
+# Visible part after "cg_live_": enough to tell keys apart in a list, useless to guess with.
+API_KEY_VISIBLE_CHARS = 8
+# last_used_at is a hint for the owner, not an audit log: write it at most this often.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A request still unanswered after this long is taken to have died (the body is already
+# received when the key is claimed, so the work left is short).
+IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
+
+
+def api_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(
+    *, user, name: str, scopes: list[str], expires_at=None
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never stored or shown again.
+
+    Raises ApplicationError(400) for an empty name, unknown scopes or a past expiry.
+    """
+    name = (name or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = "Give the key a name, such as the app that will use it."
+    elif len(name) > 100:
+        errors["name"] = "Use at most 100 characters."
+    scopes = sorted(set(scopes or []))
+    if not scopes or any(s not in ApiKeyScope.values for s in scopes):
+        errors["scopes"] = f"Choose one or more of: {', '.join(ApiKeyScope.values)}."
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = "The expiry must be in the future."
+    if errors:
+        raise ApplicationError("The API key could not be created.", code="invalid",
+                               details=errors)
+    # The 256-bit secret makes a plain SHA-256 safe to store: there is nothing to brute-force.
+    visible = secrets.token_hex(API_KEY_VISIBLE_CHARS // 2)
+    secret = f"{API_KEY_PREFIX}{visible}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        user=user,
+        name=name,
+        prefix=f"{API_KEY_PREFIX}{visible}",
+        key_hash=api_key_hash(secret),
+        scopes=scopes,
+        expires_at=expires_at,
+    )
+    return key, secret
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    """Revoke a key from now on. Revoking a revoked key changes nothing."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey:
+    """The active key for this secret.
+
+    Raises ApplicationError(401) when the key is unknown, revoked, expired or its user
+    is deactivated; the message says which, since the secret itself proves ownership.
+    """
+    key = (
+        ApiKey.objects.select_related("user").filter(key_hash=api_key_hash(secret)).first()
+        if secret.startswith(API_KEY_PREFIX)
+        else None
+    )
+    now = timezone.now()
+    if key is None or not key.user.is_active:
+        raise ApplicationError("The API key is not valid.", code="invalid_api_key", status=401)
+    if key.revoked_at is not None:
+        raise ApplicationError("The API key was revoked.", code="revoked_api_key", status=401)
+    if key.expires_at is not None and key.expires_at <= now:
+        raise ApplicationError("The API key has expired.", code="expired_api_key", status=401)
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+# --- Idempotency ------------------------------------------------------------------------
+
+
+def idempotency_request_hash(*, method: str, path: str, fields: dict, files: dict) -> str:
+    """A fingerprint of a request that does not depend on how it was encoded.
+
+    Multipart boundaries and field order differ between two sends of the same request,
+    so fields are hashed sorted and files by their content.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{method} {path}\n".encode())
+    digest.update(json.dumps(fields, sort_keys=True, cls=DjangoJSONEncoder).encode())
+    for name in sorted(files):
+        upload = files[name]
+        file_digest = hashlib.sha256()
+        upload.seek(0)
+        for chunk in upload.chunks():
+            file_digest.update(chunk)
+        upload.seek(0)
+        digest.update(f"\n{name}:{upload.name}:{file_digest.hexdigest()}".encode())
+    return digest.hexdigest()
+
+
+def idempotency_begin(*, user, key: str, request_hash: str) -> IdempotencyRecord | None:
+    """Claim an idempotency key for a new request.
+
+    Returns None when the request should run now, or the finished record to replay.
+    Raises ApplicationError 422 when the key was used with a different request, 409
+    while the first request with this key is still running, 400 for a bad key.
+    """
+    if not key or len(key) > 255 or not key.isprintable():
+        raise ApplicationError(
+            "The Idempotency-Key header must be 1 to 255 printable characters.",
+            code="invalid_idempotency_key",
+        )
+    cutoff = timezone.now() - timedelta(seconds=settings.API_IDEMPOTENCY_TTL_SECONDS)
+    IdempotencyRecord.objects.filter(user=user, key=key, created_at__lt=cutoff).delete()
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(user=user, key=key, request_hash=request_hash)
+        return None
+    except IntegrityError:
+        pass
+    record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    if record is None:  # deleted in between: the earlier request failed; run this one.
+        return idempotency_begin(user=user, key=key, request_hash=request_hash)
+    if record.request_hash != request_hash:
+        raise ApplicationError(
+            "This Idempotency-Key was already used with a different request. Use a new key "
+            "for a new request.",
+            code="idempotency_key_reused",
+            status=422,
+        )
+    if record.status_code is None and record.created_at < timezone.now() - IN_FLIGHT_TIMEOUT:
+        # The first request died without an answer (a killed process): let this one run.
+        IdempotencyRecord.objects.filter(pk=record.pk, status_code__isnull=True).delete()
+        return idempotency_begin(user=user, key=key, request_hash=request_hash)
+    if record.status_code is None:
+        raise ApplicationError(
+            "A request with this Idempotency-Key is still being processed. Retry shortly.",
+            code="idempotency_key_in_use",
+            status=409,
+            headers={"Retry-After": "1"},
+        )
+    return record
+
+
+def idempotency_finish(
+    *, user, key: str, status_code: int, body, headers: dict
+) -> None:
+    """Store the response to replay; a server error releases the key for a retry."""
+    records = IdempotencyRecord.objects.filter(user=user, key=key, status_code__isnull=True)
+    if status_code >= 500:
+        records.delete()
+        return
+    body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
+    records.update(status_code=status_code, response_body=body, response_headers=headers)
+
+
+def idempotency_release(*, user, key: str) -> None:
+    IdempotencyRecord.objects.filter(user=user, key=key, status_code__isnull=True).delete()

@@ -1,0 +1,457 @@
+"""The public API for caption jobs: one class per resource, one method per operation.
+
+Views parse input with their nested serializers and call services and selectors;
+errors become ``{"code", "message", "details"}`` in ``config.api.exception_handler``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from captions import selectors, services
+from captions.languages import LANGUAGES
+from captions.models import CaptionJob, JobStage, JobStatus, Length, MediaKind, Platform, Tone
+from config.api import (
+    IDEMPOTENCY_KEY_HEADER,
+    RETRY_AFTER_HEADER,
+    CreatedCursorPagination,
+    error_responses,
+    idempotent,
+    paginated,
+)
+from config.errors import ApplicationError
+
+TRANSCRIPT_FORMATS = ("txt", "srt", "vtt", "json", "tsv")
+
+
+def _api_url(request, job: CaptionJob, suffix: str = "") -> str:
+    return request.build_absolute_uri(f"/api/v1/jobs/{job.pk}/{suffix}")
+
+
+# --- Shared output ---------------------------------------------------------------------------
+
+
+class JobOutputSerializer(serializers.Serializer):
+    class JobOptionsSerializer(serializers.Serializer):
+        tone = serializers.ChoiceField(choices=Tone.choices)
+        length = serializers.ChoiceField(choices=Length.choices)
+        platform = serializers.ChoiceField(choices=Platform.choices)
+        language = serializers.CharField(help_text="Caption language; empty = as spoken.")
+        variant_count = serializers.IntegerField()
+
+    class JobMediaSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(source="asset.kind", choices=MediaKind.choices)
+        content_type = serializers.CharField(source="asset.content_type")
+        size_bytes = serializers.IntegerField(source="asset.size_bytes")
+        duration_seconds = serializers.FloatField(source="asset.duration_seconds",
+                                                  allow_null=True)
+        original_name = serializers.CharField(source="asset.original_name")
+
+    class JobErrorSerializer(serializers.Serializer):
+        code = serializers.CharField(source="error_code")
+        message = serializers.CharField(source="error_message")
+
+    class JobTimingsSerializer(serializers.Serializer):
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+        started_at = serializers.DateTimeField(allow_null=True)
+        finished_at = serializers.DateTimeField(allow_null=True)
+        stage_seconds = serializers.DictField(
+            child=serializers.FloatField(),
+            help_text="Seconds spent in each stage of the latest attempt.",
+        )
+
+    class JobCostSerializer(serializers.Serializer):
+        amount_micro_usd = serializers.IntegerField(
+            allow_null=True, help_text="Charge in millionths of a US dollar; null until "
+            "the job is priced.",
+        )
+        currency = serializers.CharField()
+
+    class JobLinksSerializer(serializers.Serializer):
+        self = serializers.URLField()
+        transcript = serializers.URLField(help_text="Add the format: transcript.srt, …")
+        captions = serializers.URLField()
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    stage = serializers.ChoiceField(choices=JobStage.choices)
+    progress = serializers.IntegerField(min_value=0, max_value=100, help_text="Percent.")
+    attempts = serializers.IntegerField()
+    options = JobOptionsSerializer(source="*")
+    media = JobMediaSerializer(source="*")
+    error = serializers.SerializerMethodField()
+    timings = JobTimingsSerializer(source="*")
+    cost = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    @extend_schema_field(JobErrorSerializer(allow_null=True))
+    def get_error(self, job) -> dict | None:
+        if job.status != JobStatus.FAILED:
+            return None
+        return self.JobErrorSerializer(job).data
+
+    @extend_schema_field(JobCostSerializer)
+    def get_cost(self, job) -> dict:
+        # Pricing arrives with billing; the field is here so clients can rely on its shape.
+        return {"amount_micro_usd": None, "currency": "USD"}
+
+    @extend_schema_field(JobLinksSerializer)
+    def get_links(self, job) -> dict:
+        request = self.context["request"]
+        return {
+            "self": _api_url(request, job),
+            "transcript": _api_url(request, job, "transcript.json"),
+            "captions": _api_url(request, job, "captions/"),
+        }
+
+
+def _job_data(request, job: CaptionJob) -> dict:
+    return JobOutputSerializer(job, context={"request": request}).data
+
+
+class JobOptionsInputSerializer(serializers.Serializer):
+    tone = serializers.ChoiceField(choices=Tone.choices, required=False)
+    length = serializers.ChoiceField(choices=Length.choices, required=False)
+    platform = serializers.ChoiceField(choices=Platform.choices, required=False)
+    language = serializers.ChoiceField(
+        choices=[("", "As spoken"), *sorted(LANGUAGES.items())], required=False,
+        allow_blank=True, help_text="Two-letter code for the captions; empty = as spoken.",
+    )
+    variant_count = serializers.IntegerField(
+        min_value=1, max_value=services.MAX_VARIANTS, required=False
+    )
+
+
+JOB_PATH_PARAM = OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+# --- Jobs ------------------------------------------------------------------------------------
+
+
+class JobListCreateApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    class JobFilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+        created_after = serializers.DateTimeField(
+            required=False, help_text="Jobs created at or after this time (ISO 8601)."
+        )
+        created_before = serializers.DateTimeField(
+            required=False, help_text="Jobs created before this time (ISO 8601)."
+        )
+
+    class JobSubmitSerializer(JobOptionsInputSerializer):
+        file = serializers.FileField(
+            help_text="Audio, video or an image, up to the plan's size limit.",
+        )
+
+    class Pagination(CreatedCursorPagination):
+        pass
+
+    @extend_schema(
+        operation_id="jobs_list",
+        summary="List jobs",
+        parameters=[JobFilterSerializer, RETRY_AFTER_HEADER],
+        responses={200: paginated(JobOutputSerializer, "PaginatedJobList"),
+                   **error_responses(400)},
+    )
+    def get(self, request):
+        filters = self.JobFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        jobs = selectors.caption_jobs_filter(owner=request.user, **filters.validated_data)
+        paginator = self.Pagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response([_job_data(request, j) for j in page])
+
+    @extend_schema(
+        operation_id="jobs_create",
+        summary="Submit a job with its file",
+        description="Send the file as multipart/form-data with the caption options. The "
+        "file is checked from its bytes: wrong types get 415, files over the limit 413.",
+        request={"multipart/form-data": JobSubmitSerializer},
+        parameters=[IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER],
+        responses={201: JobOutputSerializer, **error_responses(400, 413, 415, 409, 422)},
+    )
+    @idempotent
+    def post(self, request):
+        data = self.JobSubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = {k: v for k, v in data.validated_data.items() if k != "file"}
+        job = services.caption_job_submit(
+            owner=request.user, upload=data.validated_data["file"], options=options
+        )
+        return Response(_job_data(request, job), status=status.HTTP_201_CREATED,
+                        headers={"Location": _api_url(request, job)})
+
+
+class UploadCreateApi(APIView):
+    parser_classes = [JSONParser]
+
+    class UploadStartSerializer(serializers.Serializer):
+        filename = serializers.CharField(
+            required=False, allow_blank=True, max_length=1000,
+            help_text="The file's name, kept only for display.",
+        )
+
+    class UploadSerializer(serializers.Serializer):
+        id = serializers.UUIDField(help_text="Pass as `upload_id` to create the job.")
+        upload_url = serializers.URLField(help_text="PUT the file's bytes here.")
+        method = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+        max_bytes = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="uploads_create",
+        summary="Start a direct upload",
+        description="Step 1 of 2 for large files: returns a presigned URL. PUT the file "
+        "there, then create the job with `POST /api/v1/jobs/from-upload/`.",
+        request=UploadStartSerializer,
+        parameters=[IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER],
+        responses={201: UploadSerializer, **error_responses(400, 409, 415, 422)},
+    )
+    @idempotent
+    def post(self, request):
+        data = self.UploadStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload, url = services.direct_upload_create(
+            owner=request.user, original_name=data.validated_data.get("filename", "")
+        )
+        out = {"id": upload.pk, "upload_url": url, "method": "PUT",
+               "expires_at": upload.expires_at,
+               "max_bytes": settings.CAPTIONS_MAX_UPLOAD_BYTES}
+        return Response(self.UploadSerializer(out).data, status=status.HTTP_201_CREATED)
+
+
+class JobFromUploadApi(APIView):
+    parser_classes = [JSONParser]
+
+    class JobFromUploadSerializer(JobOptionsInputSerializer):
+        upload_id = serializers.UUIDField()
+
+    @extend_schema(
+        operation_id="jobs_create_from_upload",
+        summary="Submit a job from a direct upload",
+        description="Step 2 of 2: the uploaded object is checked from its bytes (413, 415) "
+        "before the job is created; a rejected object is deleted.",
+        request=JobFromUploadSerializer,
+        parameters=[IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER],
+        responses={201: JobOutputSerializer, **error_responses(400, 404, 409, 413, 415, 422)},
+    )
+    @idempotent
+    def post(self, request):
+        data = self.JobFromUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = dict(data.validated_data)
+        upload_id = options.pop("upload_id")
+        job = services.caption_job_submit_from_upload(
+            owner=request.user, upload_id=upload_id, options=options
+        )
+        return Response(_job_data(request, job), status=status.HTTP_201_CREATED,
+                        headers={"Location": _api_url(request, job)})
+
+
+class JobDetailApi(APIView):
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        summary="Get a job",
+        parameters=[JOB_PATH_PARAM, RETRY_AFTER_HEADER],
+        responses={200: JobOutputSerializer, **error_responses(404)},
+    )
+    def get(self, request, job_id):
+        job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+        return Response(_job_data(request, job))
+
+    @extend_schema(
+        operation_id="jobs_destroy",
+        summary="Delete a job, its media and its results",
+        description="A queued or running job is cancelled first.",
+        parameters=[JOB_PATH_PARAM, RETRY_AFTER_HEADER],
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(404)},
+    )
+    def delete(self, request, job_id):
+        job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+        services.caption_job_delete(job=job, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _JobActionApi(APIView):
+    transition = None
+
+    @idempotent
+    def post(self, request, job_id):
+        job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+        job = type(self).transition(job=job, actor=request.user)
+        return Response(_job_data(request, job))
+
+
+_ACTION_RESPONSES = {200: JobOutputSerializer, **error_responses(400, 404, 409, 422)}
+
+
+@extend_schema_view(post=extend_schema(
+    operation_id="jobs_cancel", summary="Cancel a queued or running job", request=None,
+    parameters=[JOB_PATH_PARAM, IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER],
+    responses=_ACTION_RESPONSES,
+))
+class JobCancelApi(_JobActionApi):
+    transition = staticmethod(services.caption_job_cancel)
+
+
+@extend_schema_view(post=extend_schema(
+    operation_id="jobs_retry", summary="Retry a failed job", request=None,
+    parameters=[JOB_PATH_PARAM, IDEMPOTENCY_KEY_HEADER, RETRY_AFTER_HEADER],
+    responses=_ACTION_RESPONSES,
+))
+class JobRetryApi(_JobActionApi):
+    transition = staticmethod(services.caption_job_retry)
+
+
+# --- Results ---------------------------------------------------------------------------------
+
+
+class TranscriptJsonSerializer(serializers.Serializer):
+    class TranscriptSegmentSerializer(serializers.Serializer):
+        start = serializers.FloatField(help_text="Seconds from the start.")
+        end = serializers.FloatField()
+        text = serializers.CharField(allow_blank=True)
+
+    job_id = serializers.UUIDField()
+    language = serializers.CharField(allow_blank=True)
+    duration_seconds = serializers.FloatField()
+    text = serializers.CharField(allow_blank=True)
+    segments = TranscriptSegmentSerializer(many=True)
+
+
+_TEXT_TYPES = {
+    "txt": "text/plain; charset=utf-8",
+    "json": "application/json",
+}
+
+
+class TranscriptApi(APIView):
+    @extend_schema(
+        operation_id="jobs_transcript",
+        summary="Download the transcript",
+        description="`txt`, `srt`, `vtt`, `json` (segments with times) or `tsv` "
+        "(start and end in milliseconds). Served as an attachment.",
+        parameters=[
+            JOB_PATH_PARAM,
+            OpenApiParameter("export_format", str, OpenApiParameter.PATH,
+                             enum=list(TRANSCRIPT_FORMATS)),
+            RETRY_AFTER_HEADER,
+        ],
+        responses={
+            (200, "text/plain"): OpenApiTypes.STR,
+            (200, "application/x-subrip"): OpenApiTypes.STR,
+            (200, "text/vtt"): OpenApiTypes.STR,
+            (200, "text/tab-separated-values"): OpenApiTypes.STR,
+            (200, "application/json"): TranscriptJsonSerializer,
+            **error_responses(404, 409),
+        },
+    )
+    def get(self, request, job_id, export_format):
+        from captions import exports
+
+        job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+        if not job.is_final:
+            raise ApplicationError("The job has not finished yet.",
+                                   code="transcript_not_ready", status=409)
+        transcript = selectors.caption_job_transcript(job=job)
+        if transcript is None:
+            raise ApplicationError(
+                "This job has no transcript: it failed, was cancelled, or its media has no "
+                "speech.", code="no_transcript", status=404,
+            )
+        if export_format == "txt":
+            body, content_type = transcript.text + "\n", _TEXT_TYPES["txt"]
+        elif export_format == "json":
+            body = json.dumps(
+                {"job_id": str(job.pk), "language": transcript.language,
+                 "duration_seconds": transcript.duration_seconds, "text": transcript.text,
+                 "segments": transcript.segments},
+                ensure_ascii=False,
+            )
+            content_type = _TEXT_TYPES["json"]
+        else:
+            body, content_type = exports.transcript_export(
+                segments=transcript.segments, fmt=export_format
+            )
+        response = HttpResponse(body.encode(), content_type=content_type)
+        response["Content-Disposition"] = (
+            f'attachment; filename="transcript-{job.pk}.{export_format}"'
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class CaptionsApi(APIView):
+    class JobCaptionsSerializer(serializers.Serializer):
+        class CaptionVariantSerializer(serializers.Serializer):
+            position = serializers.IntegerField()
+            text = serializers.CharField()
+            writer = serializers.CharField()
+            offline_draft = serializers.BooleanField(
+                source="is_offline_draft",
+                help_text="Written by the offline fallback, not by the AI writer.",
+            )
+
+        job_id = serializers.UUIDField(source="id")
+        status = serializers.ChoiceField(choices=JobStatus.choices)
+        captions = CaptionVariantSerializer(many=True, source="caption_list")
+
+    @extend_schema(
+        operation_id="jobs_captions",
+        summary="Get the captions written for a job",
+        description="Empty until the job is done.",
+        parameters=[JOB_PATH_PARAM, RETRY_AFTER_HEADER],
+        responses={200: JobCaptionsSerializer, **error_responses(404)},
+    )
+    def get(self, request, job_id):
+        job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+        job.caption_list = list(selectors.caption_job_captions(job=job))
+        return Response(self.JobCaptionsSerializer(job).data)
+
+
+class UsageApi(APIView):
+    class UsageSerializer(serializers.Serializer):
+        period_start = serializers.DateTimeField()
+        period_end = serializers.DateTimeField()
+        jobs_submitted = serializers.IntegerField()
+        jobs_completed = serializers.IntegerField()
+        jobs_failed = serializers.IntegerField()
+        audio_seconds = serializers.FloatField(
+            help_text="Seconds of media transcribed by jobs finished in the period."
+        )
+
+    @extend_schema(
+        operation_id="usage_retrieve",
+        summary="This calendar month's usage (UTC)",
+        parameters=[RETRY_AFTER_HEADER],
+        responses={200: UsageSerializer, **error_responses()},
+    )
+    def get(self, request):
+        now = timezone.now()
+        start = datetime(now.year, now.month, 1, tzinfo=UTC)
+        end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+        usage = selectors.usage_for_owner(owner=request.user, since=start, until=end)
+        return Response(
+            self.UsageSerializer({"period_start": start, "period_end": end, **usage}).data
+        )
+

@@ -1,0 +1,231 @@
+"""Webhook endpoints and the signed, retried delivery of events to them.
+
+Signature: each request carries ``Caption-Signature: t=<unix seconds>,v1=<hex>``, where
+``<hex>`` is HMAC-SHA256 with the endpoint's secret over ``"<t>.<raw body>"``. Receivers
+recompute it, compare in constant time, and reject timestamps older than a few minutes.
+Delivery is at least once: receivers deduplicate by the ``id`` in the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import random
+import secrets
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import ApplicationError
+
+from . import transport
+from .models import (
+    SUBSCRIBABLE_EVENTS,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Caption-Signature"
+MAX_ENDPOINTS_PER_OWNER = 10
+
+
+def webhook_signature(*, secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def webhook_url_check(*, url: str) -> None:
+    """Raises ApplicationError(400) for a URL that may not receive webhooks (see transport)."""
+    if len(url) > 2000:
+        raise ApplicationError("The URL is too long.", code="invalid_webhook_url",
+                               details={"url": "Use at most 2000 characters."})
+    try:
+        transport.resolve_target(url, allow_loopback=settings.WEBHOOKS_ALLOW_LOOPBACK)
+    except transport.UnsafeUrl as exc:
+        raise ApplicationError(
+            f"This URL cannot receive webhooks: {exc}", code="invalid_webhook_url",
+            details={"url": str(exc)},
+        ) from None
+
+
+def webhook_endpoint_create(
+    *, owner, url: str, events: list[str] | None = None, description: str = ""
+) -> WebhookEndpoint:
+    """Register an endpoint after checking its URL against SSRF.
+
+    Raises ApplicationError(400) for an unsafe or unresolvable URL, unknown events or
+    too many endpoints.
+    """
+    events = sorted(set(events or SUBSCRIBABLE_EVENTS))
+    unknown = [e for e in events if e not in SUBSCRIBABLE_EVENTS]
+    if unknown:
+        raise ApplicationError(
+            "Unknown event types.", code="invalid",
+            details={"events": f"Choose from: {', '.join(SUBSCRIBABLE_EVENTS)}."},
+        )
+    if WebhookEndpoint.objects.filter(owner=owner).count() >= MAX_ENDPOINTS_PER_OWNER:
+        raise ApplicationError(
+            f"You can register at most {MAX_ENDPOINTS_PER_OWNER} webhook endpoints.",
+            code="too_many_endpoints", status=409,
+        )
+    webhook_url_check(url=url)
+    return WebhookEndpoint.objects.create(
+        owner=owner, url=url, events=events, description=description[:200],
+        secret="whsec_" + secrets.token_urlsafe(32),
+    )
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete the endpoint with its delivery log; pending retries stop."""
+    endpoint.delete()
+
+
+def _event_body(*, delivery: WebhookDelivery) -> bytes:
+    return json.dumps(
+        {
+            "id": str(delivery.event_id),
+            "type": delivery.event_type,
+            "created_at": delivery.created_at,
+            "data": delivery.payload,
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    ).encode()
+
+
+def webhook_event_publish(*, owner, event_type: str, data: dict) -> list[WebhookDelivery]:
+    """Record the event for each of the owner's subscribed endpoints and send it after commit.
+
+    Call it inside the transaction that made the change, so an event exists if and only
+    if the change does.
+    """
+    data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    deliveries = [
+        WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=data)
+        for endpoint in WebhookEndpoint.objects.filter(owner=owner)
+        if event_type in endpoint.events
+    ]
+    if deliveries:
+        ids = [d.pk for d in deliveries]
+        transaction.on_commit(lambda: [webhook_delivery_enqueue(delivery_id=i) for i in ids])
+    return deliveries
+
+
+def webhook_delivery_enqueue(*, delivery_id, countdown: float = 0) -> None:
+    from workers.tasks import webhook_delivery_send
+
+    webhook_delivery_send.apply_async((str(delivery_id),), countdown=countdown)
+
+
+def webhook_retry_delay(*, attempt: int) -> float:
+    """Seconds before attempt ``attempt + 1``: doubling from the base, capped, with jitter."""
+    base = settings.WEBHOOKS_BACKOFF_BASE_SECONDS * (2 ** (attempt - 1))
+    delay = min(base, settings.WEBHOOKS_BACKOFF_MAX_SECONDS)
+    # Up to 10% jitter so endpoints that failed together are not retried in lockstep.
+    return delay * (1 + random.random() / 10)  # noqa: S311 - not for security
+
+
+def _send(delivery: WebhookDelivery) -> WebhookAttempt:
+    body = _event_body(delivery=delivery)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "CaptionGenerator-Webhooks/1.0",
+        "Caption-Event": delivery.event_type,
+        "Caption-Delivery": str(delivery.pk),
+        SIGNATURE_HEADER: webhook_signature(
+            secret=delivery.endpoint.secret, timestamp=timestamp, body=body
+        ),
+    }
+    attempt = WebhookAttempt(delivery=delivery, number=delivery.attempt_count + 1)
+    began = time.monotonic()
+    try:
+        result = transport.post(
+            delivery.endpoint.url, body=body, headers=headers,
+            timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+            allow_loopback=settings.WEBHOOKS_ALLOW_LOOPBACK,
+        )
+    except transport.UnsafeUrl as exc:
+        attempt.error = f"Refused: {exc}"
+    except (OSError, http.client.HTTPException) as exc:
+        attempt.error = f"{exc.__class__.__name__}: {exc}"[:1000] or "Connection failed"
+    else:
+        attempt.ip_address = result.ip
+        attempt.response_status = result.status
+        attempt.response_body = result.body
+        attempt.succeeded = 200 <= result.status < 300
+        if not attempt.succeeded:
+            attempt.error = f"The endpoint answered HTTP {result.status}."
+            if 300 <= result.status < 400:
+                attempt.error += " Redirects are not followed."
+    attempt.duration_ms = round((time.monotonic() - began) * 1000)
+    return attempt
+
+
+def webhook_delivery_attempt(*, delivery_id) -> float | None:
+    """Make one attempt. Returns the seconds to wait before the next one, or None when done.
+
+    Retries stop after WEBHOOKS_MAX_ATTEMPTS attempts or once the next one would fall
+    outside WEBHOOKS_RETRY_WINDOW_SECONDS from the event; the delivery is then failed.
+    """
+    delivery = (
+        WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    )
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return None
+    attempt = _send(delivery)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
+        if locked is None or locked.status != DeliveryStatus.PENDING:
+            return None
+        attempt.number = locked.attempt_count + 1
+        attempt.save()
+        locked.attempt_count = attempt.number
+        delay = None
+        if attempt.succeeded:
+            locked.status = DeliveryStatus.SUCCEEDED
+            locked.finished_at = now
+            locked.next_attempt_at = None
+        else:
+            delay = webhook_retry_delay(attempt=attempt.number)
+            window_ends = locked.created_at + timedelta(
+                seconds=settings.WEBHOOKS_RETRY_WINDOW_SECONDS
+            )
+            next_at = now + timedelta(seconds=delay)
+            if (
+                locked.event_type == WebhookEvent.PING
+                or attempt.number >= settings.WEBHOOKS_MAX_ATTEMPTS
+                or next_at > window_ends
+            ):
+                locked.status = DeliveryStatus.FAILED
+                locked.finished_at = now
+                locked.next_attempt_at = None
+                delay = None
+            else:
+                locked.next_attempt_at = next_at
+        locked.save()
+    return delay
+
+
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send a signed ``ping`` event now, once, and return the logged delivery."""
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type=WebhookEvent.PING,
+        payload={"message": "This is a test event from Caption Generator."},
+    )
+    webhook_delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
