@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from captions import selectors as caption_selectors
 from config.errors import ApplicationError
 
 from . import selectors, services, stripe_gateway
@@ -35,6 +36,7 @@ def overview(request):
     data = selectors.billing_overview(user=request.user)
     return render(request, "billing/overview.html", {
         "overview": data,
+        "quota": caption_selectors.caption_quota_usage(owner=request.user),
         "plans": list(PLANS.values()),
         "stripe_configured": stripe_gateway.is_configured(),
     })

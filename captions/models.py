@@ -57,8 +57,11 @@ FINAL_STATUSES = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLE
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     JobStatus.QUEUED: frozenset({JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELLED}),
     # processing -> processing: a redelivered task (its worker died) starts a new attempt.
+    # processing -> queued: the owner's hourly cost cap is used up; the job waits for the
+    # next window (see caption_job_defer).
     JobStatus.PROCESSING: frozenset(
-        {JobStatus.PROCESSING, JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED}
+        {JobStatus.PROCESSING, JobStatus.QUEUED, JobStatus.DONE, JobStatus.FAILED,
+         JobStatus.CANCELLED}
     ),
     # A failed job may be retried by its owner or by support.
     JobStatus.FAILED: frozenset({JobStatus.QUEUED}),
@@ -127,6 +130,8 @@ class CaptionJob(models.Model):
     stage = models.CharField(max_length=15, choices=JobStage.choices, default=JobStage.WAITING)
     progress = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Times the job was put back to wait for the owner's hourly cost cap to reset.
+    deferrals = models.PositiveSmallIntegerField(default=0)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
     # Which engines produced the results: model names, checkpoint hashes, writer versions.

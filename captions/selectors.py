@@ -1,5 +1,10 @@
+from datetime import datetime, timedelta
+
 from django.db.models import Count, QuerySet, Sum
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from billing import selectors as billing_selectors
 
 from .models import CaptionJob, CaptionVariant, JobStatus, Transcript
 
@@ -48,4 +53,32 @@ def usage_for_owner(*, owner, since, until) -> dict:
         "jobs_completed": counts.get(JobStatus.DONE, 0),
         "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "audio_seconds": round(seconds or 0.0, 3),
+    }
+
+
+def caption_quota_usage(*, owner, now: datetime | None = None) -> dict:
+    """The plan's quotas and what the owner has used of each, right now.
+
+    What the billing page, ``GET /api/v1/usage`` and the admin show; the same numbers
+    ``services.caption_job_admission_check`` enforces.
+    """
+    now = now or timezone.now()
+    limits = billing_selectors.plan_limits_for_user(user=owner, now=now)
+    start, end = billing_selectors.billing_period_for_user(user=owner, now=now)
+    used, overage = billing_selectors.usage_seconds_between(user=owner, start=start, end=end)
+    cost = billing_selectors.cost_usage_for_window(user=owner, moment=now)
+    jobs = CaptionJob.objects.filter(owner=owner, created_at__gt=now - timedelta(hours=1))
+    return {
+        "plan": {"code": limits.plan.code, "name": limits.plan.name},
+        "billing_period": {"start": start, "end": end},
+        "audio_seconds": {"included": limits.included_audio_seconds, "used": used,
+                          "overage": overage, "overage_allowed": limits.overage_allowed},
+        "jobs_last_hour": {"allowed": limits.jobs_per_hour, "used": jobs.count()},
+        "cost_this_hour": {
+            "window_start": cost["window_start"], "window_end": cost["window_end"],
+            "cap_micros": cost["cap_micros"], "settled_micros": cost["settled_micros"],
+            "reserved_micros": cost["reserved_micros"],
+        },
+        "max_upload_bytes": limits.max_upload_bytes,
+        "max_media_seconds": limits.max_media_seconds,
     }

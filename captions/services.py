@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import tempfile
 import time
@@ -15,7 +16,7 @@ import unicodedata
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -187,7 +188,7 @@ def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> Captio
     the hourly cost cap is used up.
     """
     clean = caption_options_validate(options)
-    billing_services.cost_cap_check(user=owner)
+    caption_job_admission_check(owner=owner)
     client = _s3_client()
     bucket = getattr(default_storage, "bucket_name", None)
     with transaction.atomic():
@@ -309,11 +310,55 @@ def caption_options_validate(options: dict) -> dict:
     return clean
 
 
+def caption_job_admission_check(*, owner, now: datetime | None = None) -> None:
+    """The plan's quotas, checked when a job is submitted (web and API alike).
+
+    Raises ApplicationError(429) with Retry-After, naming the limit, the use and when it
+    resets: jobs per hour (a rolling 60 minutes), audio minutes included per billing
+    period (on plans without paid overage) and the hourly cost cap. The cost cap's
+    authoritative check is the reservation the worker makes before each paid call.
+    """
+    now = now or timezone.now()
+    limits = billing_selectors.plan_limits_for_user(user=owner, now=now)
+    plan = limits.plan.name
+    recent = list(
+        CaptionJob.objects.filter(owner=owner, created_at__gt=now - timedelta(hours=1))
+        .order_by("-created_at").values_list("created_at", flat=True)[: limits.jobs_per_hour]
+    )
+    if len(recent) >= limits.jobs_per_hour:
+        retry_after = max(1, math.ceil((recent[-1] + timedelta(hours=1) - now).total_seconds()))
+        raise ApplicationError(
+            f"You have submitted {len(recent)} jobs in the last hour; the {plan} plan allows "
+            f"{limits.jobs_per_hour} an hour. You can submit again in "
+            f"{format_duration(retry_after)}.",
+            code="jobs_per_hour_exceeded", status=429,
+            details={"limit": "jobs_per_hour", "allowed": limits.jobs_per_hour,
+                     "used": len(recent), "retry_after_seconds": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+    if not limits.overage_allowed:
+        start, end = billing_selectors.billing_period_for_user(user=owner, now=now)
+        used, _ = billing_selectors.usage_seconds_between(user=owner, start=start, end=end)
+        if used >= limits.included_audio_seconds:
+            retry_after = max(1, math.ceil((end - now).total_seconds()))
+            raise ApplicationError(
+                f"You have used all {limits.included_audio_seconds // 60} audio minutes "
+                f"included in the {plan} plan for this period ({used // 60} used). They "
+                f"renew on {end:%Y-%m-%d %H:%M} UTC; upgrade your plan for more now.",
+                code="audio_minutes_exhausted", status=429,
+                details={"limit": "included_audio_seconds",
+                         "allowed": limits.included_audio_seconds, "used": used,
+                         "resets_at": end.isoformat()},
+                headers={"Retry-After": str(retry_after)},
+            )
+    billing_services.cost_cap_check(user=owner, now=now)
+
+
 def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     """Validate, store the upload, create the job and queue it once the rows are committed."""
     clean = caption_options_validate(options)
-    # Fast check before anything is stored; the worker makes the authoritative reservation.
-    billing_services.cost_cap_check(user=owner)
+    # Quotas before anything is stored; the worker makes the authoritative cost reservation.
+    caption_job_admission_check(owner=owner)
     asset = media_asset_create(owner=owner, upload=upload)
     try:
         with transaction.atomic():
@@ -330,10 +375,41 @@ def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     return job
 
 
-def caption_job_enqueue(*, job_id) -> None:
+def caption_job_enqueue(*, job_id, countdown: int | None = None) -> None:
     from workers.tasks import caption_job_process
 
-    caption_job_process.delay(str(job_id))
+    caption_job_process.apply_async(args=[str(job_id)], countdown=countdown)
+
+
+def caption_job_defer(*, job: CaptionJob, refusal: billing_services.CostCapExceeded) -> CaptionJob:
+    """Put a job back to wait for its owner's hourly cost cap to reset, then resume it.
+
+    The attempt does not count against CAPTION_JOB_MAX_ATTEMPTS. After
+    CAPTION_JOB_MAX_DEFERRALS waits the job fails with the cap's message instead, so a
+    job never waits forever.
+    """
+    if job.deferrals >= settings.CAPTION_JOB_MAX_DEFERRALS:
+        return caption_job_fail(
+            job_id=job.pk, code="cost_cap_exceeded",
+            message=f"{refusal.message} The job waited {job.deferrals} times and was stopped; "
+                    "retry it later or ask us to raise your cap.",
+        )
+    resets_at = refusal.details["resets_at"]
+    with transaction.atomic():
+        job = _transition(
+            job.pk, JobStatus.QUEUED,
+            message=f"Waiting for the hourly cost cap to reset at {resets_at}",
+            stage=JobStage.WAITING, progress=0,
+            attempts=max(job.attempts - 1, 0), deferrals=job.deferrals + 1,
+            error_code="waiting_for_budget",
+            error_message=(
+                f"{refusal.message} This job is paused and continues by itself then."
+            ),
+        )
+        transaction.on_commit(
+            lambda: caption_job_enqueue(job_id=job.pk, countdown=refusal.retry_after + 1)
+        )
+    return job
 
 
 @transaction.atomic
@@ -536,6 +612,7 @@ def model_call_record(*, job: CaptionJob, attempt: int, record: llm.CallRecord) 
     fields = asdict(record)
     if record.status != ModelCallStatus.SUCCEEDED:
         fields.update(input_tokens=0, output_tokens=0, cost_micro_usd=0)
+    key = f"llm:{job.pk}:{attempt}:{record.call_index}"
     with transaction.atomic():
         call = ModelCall.objects.create(job=job, attempt=attempt, **fields)
         if record.status == ModelCallStatus.SUCCEEDED:
@@ -544,7 +621,34 @@ def model_call_record(*, job: CaptionJob, attempt: int, record: llm.CallRecord) 
                 output_tokens=F("output_tokens") + call.output_tokens,
                 cost_micro_usd=F("cost_micro_usd") + call.cost_micro_usd,
             )
+            # The hourly cost ledger: what was reserved becomes what the call cost.
+            billing_services.cost_reservation_settle(key=key, actual_micros=call.cost_micro_usd)
+        else:
+            billing_services.cost_reservation_release(key=key)
     return call
+
+
+def stt_cost_micros(audio_seconds: float) -> int:
+    """What transcription costs us, priced per audio second (STT_PRICE_MICROS_PER_SECOND)."""
+    return math.ceil(audio_seconds * settings.STT_PRICE_MICROS_PER_SECOND)
+
+
+@contextmanager
+def _paid_call(*, job: CaptionJob, key: str, kind: str, amount_micros: int):
+    """Reserve before a paid step, settle its cost after it, release it if it fails.
+
+    Raises billing's CostCapExceeded before the step when the owner's hourly cap cannot
+    cover it; the pipeline then defers the job.
+    """
+    billing_services.cost_reservation_create(
+        user=job.owner, key=key, amount_micros=amount_micros, kind=kind, job_id=job.pk
+    )
+    try:
+        yield
+    except BaseException:
+        billing_services.cost_reservation_release(key=key)
+        raise
+    billing_services.cost_reservation_settle(key=key, actual_micros=amount_micros)
 
 
 def caption_job_delete(*, job: CaptionJob, actor) -> None:
@@ -705,7 +809,11 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                     if audio.size == 0:
                         raise MediaRejected("The audio track is empty.", code="empty_audio")
                     duration = len(audio) / media.SAMPLE_RATE
-                    transcript, versions["stt"] = stt.transcribe(audio, stt_config())
+                    # One key per job: a redelivered or resumed job is not charged twice
+                    # for transcribing the same recording.
+                    with _paid_call(job=job, key=f"stt:{job.pk}", kind="stt",
+                                    amount_micros=stt_cost_micros(duration)):
+                        transcript, versions["stt"] = stt.transcribe(audio, stt_config())
             caption_job_set_stage(job=job, stage=JobStage.WRITING, progress=80)
             with _timed(job, JobStage.WRITING):
                 writer = llm.get_writer(settings.CAPTION_WRITER, llm_config())
@@ -743,6 +851,12 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
                     on_call=lambda record: model_call_record(
                         job=job, attempt=attempt, record=record
                     ),
+                    before_call=lambda index, purpose, ceiling: (
+                        billing_services.cost_reservation_create(
+                            user=job.owner, key=f"llm:{job.pk}:{attempt}:{index}",
+                            amount_micros=ceiling, kind="llm", job_id=job.pk,
+                        )
+                    ),
                 )
                 versions["captions"] = captions.versions
         return caption_job_complete(
@@ -752,6 +866,8 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
     except JobCancelled:
         logger.info("job %s was cancelled while it ran", job_id)
         return None
+    except billing_services.CostCapExceeded as refusal:
+        return caption_job_defer(job=job, refusal=refusal)
     except PipelineError as exc:
         return caption_job_fail(job_id=job.pk, code=exc.code, message=exc.user_message)
     except ApplicationError as exc:

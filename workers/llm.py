@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import math
 import random
@@ -144,6 +145,9 @@ class CallRecord:
 
 
 CallRecorder = Callable[[CallRecord], None]
+# Called before each paid call with (call_index, purpose, most the call can cost in
+# micro-dollars); it may raise to refuse the call (the hourly cost cap).
+CallGate = Callable[[int, str, int], None]
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,41 @@ def price_for(model: str, prices: dict) -> tuple[int, int]:
     )
 
 
+def input_tokens_ceiling(*, system, messages, tool) -> int:
+    """An upper bound on a request's input tokens, for reserving its cost before the call.
+
+    Text: one token per two UTF-8 bytes (real tokenizers average three to four bytes a
+    token, and one CJK character, three bytes, is at most one or two tokens). Images:
+    Claude counts about width x height / 750 tokens; the base64 bytes are not text.
+    """
+    text_bytes = len(json.dumps(system, ensure_ascii=False).encode())
+    text_bytes += len(json.dumps(tool, ensure_ascii=False).encode())
+    image_tokens = 0
+    for message in messages:
+        content = message.get("content")
+        blocks = content if isinstance(content, list) else [content]
+        for block in blocks:
+            if isinstance(block, dict) and block.get("type") == "image":
+                image_tokens += _image_tokens(block)
+            else:
+                text_bytes += len(json.dumps(block, ensure_ascii=False).encode())
+    return text_bytes // 2 + image_tokens + 64
+
+
+def _image_tokens(block: dict) -> int:
+    import io
+
+    from PIL import Image
+
+    try:
+        data = base64.b64decode(block["source"]["data"])
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except Exception:  # noqa: BLE001 - an unreadable block is priced as the largest image
+        width = height = 1568
+    return width * height // 750 + 1
+
+
 def count_words(text: str, language: str) -> int:
     if language in NO_SPACE_LANGUAGES:
         return math.ceil(len(re.findall(r"\w", text)) / 2)
@@ -203,7 +242,9 @@ class LocalCaptionWriter:
     def __init__(self, config: LlmConfig | None = None):
         self.config = config or LlmConfig()
 
-    def write(self, request: CaptionRequest, on_call: CallRecorder | None = None) -> CaptionResult:
+    def write(self, request: CaptionRequest, on_call: CallRecorder | None = None,
+              before_call: CallGate | None = None) -> CaptionResult:
+        # No paid call is made: nothing to gate or to record.
         low, high = WORD_RANGES[request.length]
         source = request.transcript.strip() or request.image_description.strip()
         words = re.findall(r"\S+", source)
@@ -272,6 +313,7 @@ class _Retryable(Exception):
 @dataclass
 class _Session:
     on_call: CallRecorder | None
+    before_call: CallGate | None = None
     calls: int = 0
 
     def next_index(self) -> int:
@@ -336,8 +378,9 @@ class ClaudeCaptionWriter:
 
     # -- the job's captions --
 
-    def write(self, request: CaptionRequest, on_call: CallRecorder | None = None) -> CaptionResult:
-        session = _Session(on_call=on_call)
+    def write(self, request: CaptionRequest, on_call: CallRecorder | None = None,
+              before_call: CallGate | None = None) -> CaptionResult:
+        session = _Session(on_call=on_call, before_call=before_call)
         language = request.language or "en"
         language_name = request.language_name or language
         summary, chapters = "", []
@@ -497,6 +540,11 @@ class ClaudeCaptionWriter:
             "call_index": index, "purpose": purpose, "backend": self.name,
             "model": self.config.model, "prompt_id": prompt[0], "prompt_version": prompt[1],
         }
+        if session.before_call is not None:
+            session.before_call(index, purpose, cost_micro_usd(
+                input_tokens=input_tokens_ceiling(system=system, messages=messages, tool=tool),
+                output_tokens=self.config.max_output_tokens, price=self._price,
+            ))
         while True:
             tries += 1
             try:

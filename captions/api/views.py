@@ -429,6 +429,46 @@ class CaptionsApi(APIView):
         return Response(self.JobCaptionsSerializer(job).data)
 
 
+class UsageQuotasSerializer(serializers.Serializer):
+    """The plan's quotas and what is used of each (GET /api/v1/usage)."""
+
+    class PlanSerializer(serializers.Serializer):
+        code = serializers.CharField()
+        name = serializers.CharField()
+
+    class PeriodSerializer(serializers.Serializer):
+        start = serializers.DateTimeField()
+        end = serializers.DateTimeField()
+
+    class AudioSerializer(serializers.Serializer):
+        included = serializers.IntegerField(help_text="Audio seconds the plan includes.")
+        used = serializers.IntegerField(help_text="Audio seconds used this period.")
+        overage = serializers.IntegerField(help_text="Seconds beyond the included ones.")
+        overage_allowed = serializers.BooleanField()
+
+    class JobsSerializer(serializers.Serializer):
+        allowed = serializers.IntegerField(help_text="Jobs allowed per rolling hour.")
+        used = serializers.IntegerField(help_text="Jobs submitted in the last 60 minutes.")
+
+    class CostSerializer(serializers.Serializer):
+        window_start = serializers.DateTimeField(help_text="The clock hour (UTC).")
+        window_end = serializers.DateTimeField(help_text="When the cap resets.")
+        cap_micros = serializers.IntegerField(help_text="Hourly AI cost cap, micro-USD.")
+        settled_micros = serializers.IntegerField(help_text="Spent this hour.")
+        reserved_micros = serializers.IntegerField(
+            help_text="Held for calls in progress."
+        )
+
+    plan = PlanSerializer()
+    billing_period = PeriodSerializer()
+    audio_seconds = AudioSerializer()
+    jobs_last_hour = JobsSerializer()
+    cost_this_hour = CostSerializer()
+    max_upload_bytes = serializers.IntegerField()
+    max_media_seconds = serializers.IntegerField()
+
+
+
 class UsageApi(APIView):
     class UsageSerializer(serializers.Serializer):
         period_start = serializers.DateTimeField()
@@ -439,6 +479,7 @@ class UsageApi(APIView):
         audio_seconds = serializers.FloatField(
             help_text="Seconds of media transcribed by jobs finished in the period."
         )
+        quotas = UsageQuotasSerializer()
 
     @extend_schema(
         operation_id="usage_retrieve",
@@ -451,7 +492,10 @@ class UsageApi(APIView):
         start = datetime(now.year, now.month, 1, tzinfo=UTC)
         end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
         usage = selectors.usage_for_owner(owner=request.user, since=start, until=end)
+        quotas = selectors.caption_quota_usage(owner=request.user, now=now)
         return Response(
-            self.UsageSerializer({"period_start": start, "period_end": end, **usage}).data
+            self.UsageSerializer(
+                {"period_start": start, "period_end": end, "quotas": quotas, **usage}
+            ).data
         )
 

@@ -401,3 +401,10 @@ WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=15)
 WEBHOOKS_RETRY_WINDOW_SECONDS = env.int("WEBHOOKS_RETRY_WINDOW_SECONDS", default=24 * 60 * 60)
 # Only the test suite may send webhooks to 127.0.0.1; never turn this on elsewhere.
 WEBHOOKS_ALLOW_LOOPBACK = False
+
+# --- Hourly cost caps in the worker (issue 6) ---------------------------------------------
+# What speech-to-text costs us per audio second, integer micro-dollars (GPU time): it is
+# reserved against the owner's hourly cap before transcription like an LLM call.
+STT_PRICE_MICROS_PER_SECOND = env.int("STT_PRICE_MICROS_PER_SECOND", default=100)
+# How many times a job waits for its owner's hourly cap to reset before it fails.
+CAPTION_JOB_MAX_DEFERRALS = env.int("CAPTION_JOB_MAX_DEFERRALS", default=6)

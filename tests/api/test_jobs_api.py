@@ -218,3 +218,22 @@ def test_image_upload_is_accepted(api):
     response = submit(api, png_bytes(), name="photo.png")
     assert response.status_code == 201
     assert response.json()["media"]["kind"] == "image"
+
+
+def test_usage_shows_the_plans_quotas_and_spend_this_hour(api, user):
+    from billing import services as billing_services
+
+    billing_services.cost_reservation_create(user=user, key="k1", amount_micros=120_000,
+                                             kind="llm")
+    billing_services.cost_reservation_settle(key="k1", actual_micros=80_000)
+    billing_services.cost_reservation_create(user=user, key="k2", amount_micros=50_000,
+                                             kind="llm")
+    CaptionJobFactory(owner=user)
+    quotas = api.get("/api/v1/usage/").json()["quotas"]
+    assert quotas["plan"] == {"code": "free", "name": "Free"}
+    assert quotas["jobs_last_hour"] == {"allowed": 5, "used": 1}
+    cost = quotas["cost_this_hour"]
+    assert (cost["settled_micros"], cost["reserved_micros"]) == (80_000, 50_000)
+    assert cost["cap_micros"] == 500_000
+    assert cost["window_start"] < cost["window_end"]
+    assert quotas["audio_seconds"]["included"] == 30 * 60

@@ -234,3 +234,13 @@ def test_sweeper_task_is_scheduled_and_releases(settings):
     services.cost_reservation_create(user=user, key="old", amount_micros=10, kind="llm",
                                      now=datetime.now(UTC) - timedelta(hours=2))
     assert cost_reservations_sweep() == 1
+
+
+@pytest.mark.django_db
+def test_billing_page_shows_spend_this_hour_against_the_staff_overridden_cap(user_client, user):
+    cap(user, 2.50)
+    services.cost_reservation_create(user=user, key="a", amount_micros=300_000, kind="llm")
+    services.cost_reservation_settle(key="a", actual_micros=250_000)
+    page = user_client.get("/billing/").content.decode()
+    assert "$0.25 of $2.50" in page
+    assert "resets at" in page
