@@ -58,6 +58,9 @@ class CaptionJobAdmin(admin.ModelAdmin):
         for job in queryset:
             try:
                 action(job=job, actor=request.user)
+                # The admin's own history (LogEntry) records who did what, beside the
+                # JobEvent the service wrote with the same actor.
+                self.log_change(request, job, f"{verb} from the admin")
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)

@@ -4,39 +4,21 @@ The "Support" group is created if missing; only view permissions are added to it
 Reprocessing failed webhook events stays a separate permission given by hand.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.permissions import SUPPORT_GROUP, group_permissions_grant, group_permissions_revoke
 
 MODELS = ["billingaccount", "subscription", "subscriptionchange", "webhookevent", "usagerecord",
           "overagereport"]
+CODENAMES = [f"view_{m}" for m in MODELS]
 
 
 def grant_view(apps, schema_editor):
-    # Permissions are normally created after all migrations; create billing's now.
-    app_config = apps.get_app_config("billing")
-    previous = getattr(app_config, "models_module", None)
-    # create_permissions skips app configs without a models module, as historical ones are.
-    app_config.models_module = previous or True
-    try:
-        create_permissions(app_config, apps=apps, verbosity=0)
-    finally:
-        app_config.models_module = previous
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name="Support")
-    perms = Permission.objects.filter(
-        content_type__app_label="billing", codename__in=[f"view_{m}" for m in MODELS]
-    )
-    group.permissions.add(*perms)
+    group_permissions_grant(apps, group=SUPPORT_GROUP, app_label="billing", codenames=CODENAMES)
 
 
 def revoke_view(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    group = Group.objects.filter(name="Support").first()
-    if group is not None:
-        group.permissions.remove(
-            *group.permissions.filter(content_type__app_label="billing")
-        )
+    group_permissions_revoke(apps, group=SUPPORT_GROUP, app_label="billing", codenames=CODENAMES)
 
 
 class Migration(migrations.Migration):
