@@ -132,6 +132,9 @@ class CaptionJob(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # Times the job was put back to wait for the owner's hourly cost cap to reset.
     deferrals = models.PositiveSmallIntegerField(default=0)
+    # The worker running the job renews this while it works. A second delivery of the
+    # same task (the broker's visibility timeout passed) finds the lease alive and stops.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
     # Which engines produced the results: model names, checkpoint hashes, writer versions.

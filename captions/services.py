@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import time
 import unicodedata
 import uuid
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -438,12 +439,20 @@ def _transition(
 def caption_job_start(*, job_id) -> CaptionJob | None:
     """Claim a job for a worker attempt. Returns None when there is nothing to do.
 
-    A redelivered job (its previous worker died) starts a new attempt; after
-    CAPTION_JOB_MAX_ATTEMPTS attempts it fails with a reason instead.
+    A redelivered job whose worker died (its lease ran out) starts a new attempt; after
+    CAPTION_JOB_MAX_ATTEMPTS attempts it fails with a reason instead. A delivery that
+    finds a live lease is a duplicate (the broker's visibility timeout passed while the
+    job ran): it does nothing, so a job never runs on two workers at once.
     """
+    now = timezone.now()
     with transaction.atomic():
         job = CaptionJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in FINAL_STATUSES:
+            return None
+        if (job.status == JobStatus.PROCESSING and job.lease_expires_at
+                and job.lease_expires_at > now):
+            logger.warning("job %s is running elsewhere until %s; duplicate delivery ignored",
+                           job.pk, job.lease_expires_at)
             return None
         if job.attempts >= settings.CAPTION_JOB_MAX_ATTEMPTS:
             caption_job_fail(
@@ -461,12 +470,43 @@ def caption_job_start(*, job_id) -> CaptionJob | None:
             attempts=job.attempts + 1,
             stage=JobStage.PROBING,
             progress=5,
-            started_at=timezone.now(),
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS),
             error_code="",
             error_message="",
             stage_seconds={},
             message=f"Attempt {job.attempts + 1} started",
         )
+
+
+def caption_job_lease_renew(*, job_id) -> bool:
+    """Extend the running job's lease. False when the job is no longer processing."""
+    return bool(CaptionJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS)
+    ))
+
+
+@contextmanager
+def _lease_heartbeat(job: CaptionJob):
+    """Renew the job's lease from a background thread while the attempt runs."""
+    stop = threading.Event()
+    interval = max(settings.CAPTION_JOB_LEASE_SECONDS / 3, 0.05)
+
+    def beat():
+        try:
+            while not stop.wait(interval):
+                if not caption_job_lease_renew(job_id=job.pk):
+                    return
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"lease-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def caption_job_set_stage(*, job: CaptionJob, stage: str, progress: int) -> None:
@@ -763,6 +803,12 @@ def caption_job_run(*, job_id) -> CaptionJob | None:
     job = caption_job_start(job_id=job_id)
     if job is None:
         return None
+    with _lease_heartbeat(job):
+        return _caption_job_attempt(job)
+
+
+def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
+    job_id = job.pk
     asset = job.asset
     max_seconds = billing_selectors.plan_limits_for_user(user=job.owner).max_media_seconds
     try:

@@ -408,3 +408,6 @@ WEBHOOKS_ALLOW_LOOPBACK = False
 STT_PRICE_MICROS_PER_SECOND = env.int("STT_PRICE_MICROS_PER_SECOND", default=100)
 # How many times a job waits for its owner's hourly cap to reset before it fails.
 CAPTION_JOB_MAX_DEFERRALS = env.int("CAPTION_JOB_MAX_DEFERRALS", default=6)
+# A running job's lease, renewed every third of it by the worker; a duplicate delivery
+# of its task that finds the lease alive does nothing.
+CAPTION_JOB_LEASE_SECONDS = env.int("CAPTION_JOB_LEASE_SECONDS", default=120)

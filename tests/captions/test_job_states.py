@@ -1,6 +1,9 @@
 """The job state machine: only allowed transitions happen, each leaves an event."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from captions import services
 from captions.models import ALLOWED_TRANSITIONS, CaptionJob, JobStatus
@@ -54,13 +57,33 @@ def test_start_increments_attempts_and_gives_up_after_the_limit(user, settings):
     settings.CAPTION_JOB_MAX_ATTEMPTS = 2
     job = CaptionJobFactory(owner=user)
     assert services.caption_job_start(job_id=job.pk).attempts == 1
-    # The worker died: the task is redelivered while the job is still processing.
+    # The worker died: its lease runs out and the task is redelivered.
+    worker_died(job)
     assert services.caption_job_start(job_id=job.pk).attempts == 2
+    worker_died(job)
     assert services.caption_job_start(job_id=job.pk) is None
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error_code == "too_many_attempts"
     assert "Retry it" in job.error_message
+
+
+def worker_died(job):
+    CaptionJob.objects.filter(pk=job.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_duplicate_delivery_while_the_worker_is_alive_does_nothing(user, settings):
+    settings.CAPTION_JOB_LEASE_SECONDS = 600
+    job = CaptionJobFactory(owner=user)
+    started = services.caption_job_start(job_id=job.pk)
+    assert started.lease_expires_at > timezone.now() + timedelta(seconds=590)
+    # The broker's visibility timeout passed while the job ran: a second delivery.
+    assert services.caption_job_start(job_id=job.pk) is None
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.PROCESSING, 1)
+    assert services.caption_job_lease_renew(job_id=job.pk) is True
 
 
 def test_finished_job_is_not_started_again(user):
@@ -97,3 +120,16 @@ def test_status_endpoint_reports_state_stage_and_progress(user_client, user):
         "stage_display": "Waiting for a worker", "progress": 0, "error_message": "",
         "is_final": False,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_running_attempt_keeps_its_lease_alive_past_the_lease_length(settings):
+    import time
+
+    settings.CAPTION_JOB_LEASE_SECONDS = 0.3
+    job = services.caption_job_start(job_id=CaptionJobFactory().pk)
+    with services._lease_heartbeat(job):
+        time.sleep(1.0)  # three lease lengths of work
+        job.refresh_from_db()
+        assert job.lease_expires_at > timezone.now()
+        assert services.caption_job_start(job_id=job.pk) is None

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image
 
 from captions import services
@@ -134,8 +135,9 @@ def test_redelivered_job_finishes_once_with_one_set_of_results(
     upload = SimpleUploadedFile("jfk.flac", (shared_media / "jfk.flac").read_bytes())
     with django_capture_on_commit_callbacks(execute=False):
         job = services.caption_job_submit(owner=user, upload=upload, options=OPTIONS)
-    # A first worker claimed the job, then died before finishing.
+    # A first worker claimed the job, then died before finishing: its lease ran out.
     services.caption_job_start(job_id=job.pk)
+    CaptionJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now())
     services.caption_job_run(job_id=job.pk)
     services.caption_job_run(job_id=job.pk)  # a duplicate delivery after completion
     job.refresh_from_db()
