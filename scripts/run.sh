@@ -15,7 +15,8 @@ mkdir -p "$VAR_DIR/log"
 
 .venv/bin/python manage.py migrate --noinput >"$VAR_DIR/log/migrate.log"
 
-.venv/bin/celery -A config worker --pool=solo --queues=default --loglevel=INFO \
+# One local worker serves every queue: "default" and the speech-to-text queue "gpu".
+.venv/bin/celery -A config worker --pool=solo --queues=default,gpu --loglevel=INFO \
   >"$VAR_DIR/log/worker.log" 2>&1 &
 worker_pid=$!
 trap 'kill $worker_pid 2>/dev/null || true; wait $worker_pid 2>/dev/null || true' EXIT INT TERM
