@@ -55,7 +55,7 @@ SPEECH = [
     {"start": 0.0, "end": 4.2, "text": " And so, my fellow Americans, ask not what your country"
                                        " can do for you,"},
     {"start": 4.2, "end": 10.9, "text": " ask what you can do for your country."},
-    {"start": 12.0, "end": 13.0, "text": " Fast words crammed into one short second of speech here"},
+    {"start": 12.0, "end": 13.0, "text": " Fast words crammed into one short second here"},
     {"start": 13.0, "end": 30.0, "text": " A long slow segment that lasts seventeen seconds and"
                                          " should be split into several cues of at most seven"
                                          " seconds each."},
