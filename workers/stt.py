@@ -176,12 +176,28 @@ def load(config: SttConfig) -> LoadedModel:
         path = _checkpoint_path(config)
         model = whisper.load_model(path, device=config.device)
         model.eval()
+        if config.fp16:
+            half_weights(model)
         name = config.model if not os.path.isfile(config.model) else os.path.basename(path)
         loaded = LoadedModel(
             model=model, name=name, checkpoint_sha256=_sha256_of(path), device=config.device
         )
         _loaded[key] = loaded
         return loaded
+
+
+def half_weights(model) -> None:
+    """Store the matrices in fp16 once, instead of Whisper casting them on every call.
+
+    Whisper's Linear, Conv1d and embedding layers cast their weights to the input's
+    dtype each time they run, so with fp16 inputs the casts become no-ops. Layer norms
+    keep fp32 weights: Whisper computes them in fp32 and casts the result back.
+    """
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Embedding)):
+            module.half()
 
 
 def is_loaded(config: SttConfig) -> bool:
@@ -297,12 +313,13 @@ class _BatchDecoder:
         return x.view(n, t, self.n_head, c // self.n_head).transpose(1, 2).contiguous()
 
     def _attend(self, attn, q, k, v, causal: bool):
+        import torch
         import torch.nn.functional as F  # noqa: N812 - torch's own convention
 
         q = self._heads(q)
-        if q.device.type == "cpu" and q.shape[2] == 1:
-            # One query per row: two batched matrix products beat the CPU flash kernel,
-            # which is built for blocks of queries. Same formula, same scale.
+        if q.device.type == "cpu" and q.dtype == torch.float32 and q.shape[2] == 1:
+            # One query per row on a CPU: two batched matrix products beat the flash
+            # kernel, which is built for blocks of queries. Same formula, same scale.
             weights = (q @ k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
             out = weights.float().softmax(dim=-1).to(v.dtype) @ v
         else:

@@ -124,3 +124,23 @@ def test_silent_windows_are_dropped(whisper_checkpoint):
 def test_unknown_task_is_refused(config):
     with pytest.raises(ValueError):
         stt.transcribe(np.zeros(SR, np.float32), config, task="summarise")
+
+
+def test_fp16_decoding_gives_the_tokens_whisper_decode_gives(whisper_checkpoint, speech,
+                                                             monkeypatch):
+    """The CUDA path (fp16 weights and activations, SDPA), run on the CPU."""
+    model = whisper.load_model(whisper_checkpoint, device="cpu")
+    stt.half_weights(model)
+    monkeypatch.setattr(stt.SttConfig, "fp16", property(lambda self: True))
+    config = stt.SttConfig(model=whisper_checkpoint, sample_len=16, temperatures=(0.0,))
+    task = stt._decoding_task(model, config, language="en", task="transcribe")
+    windows = [(0, 30 * SR), (30 * SR, len(speech))]
+    with torch.no_grad():
+        mels = stt._window_mels(speech, windows, model.dims.n_mels, "cpu")
+        features = model.embed_audio(mels.half())
+        assert features.dtype == torch.float16
+        ours = stt._greedy_batch(model, task, features, temperature=0.0, sample_len=16,
+                                 fixed=False)
+        reference = whisper.decode(model, mels, whisper.DecodingOptions(
+            language="en", sample_len=16, fp16=True))
+    assert [r.tokens for r in ours] == [r.tokens for r in reference]
