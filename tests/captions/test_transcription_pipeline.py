@@ -199,3 +199,27 @@ def test_worker_reports_readiness_once_the_model_is_loaded(settings, tmp_path):
     settings.WHISPER_READY_FILE = str(tmp_path / "not-ready.json")
     assert stt_worker_ready() is False
     assert not (tmp_path / "not-ready.json").exists()
+
+
+def test_word_timestamps_chosen_for_a_job_reach_the_transcript_and_subtitles(
+    user, user_client, shared_media, django_capture_on_commit_callbacks
+):
+    upload = SimpleUploadedFile("jfk.flac", (shared_media / "jfk.flac").read_bytes())
+    with django_capture_on_commit_callbacks(execute=False):
+        job = services.caption_job_submit(
+            owner=user, upload=upload,
+            options={"variant_count": 1, "word_timestamps": "on"},
+        )
+    services.caption_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE, job.error_message
+    assert job.engine_versions["stt"]["decoding"]["word_timestamps"] is True
+    segments = job.transcript.segments
+    assert segments and all("words" in s for s in segments)
+    for segment in segments:
+        for word in segment["words"]:
+            assert segment["start"] <= word["start"] <= word["end"] <= segment["end"]
+    response = user_client.get(f"/jobs/{job.pk}/transcript.srt")
+    cues = list(srt.parse(response.content.decode()))
+    assert cues
+    assert all(len(line) <= 42 for cue in cues for line in cue.content.split("\n"))
