@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .exports import ReadabilityLimits
 from .languages import LANGUAGE_CHOICES
 
 
@@ -123,6 +124,17 @@ class CaptionJob(models.Model):
     emoji = models.BooleanField(default=True)
     # The customer's own wish for the writer; bounded so it cannot crowd out the prompt.
     custom_instruction = models.CharField(max_length=CUSTOM_INSTRUCTION_MAX_CHARS, blank=True)
+    # Subtitle readability for the SRT and WebVTT exports (captions.exports).
+    subtitle_max_chars_per_line = models.PositiveSmallIntegerField(
+        default=ReadabilityLimits.max_chars_per_line)
+    subtitle_max_lines = models.PositiveSmallIntegerField(
+        default=ReadabilityLimits.max_lines_per_cue)
+    subtitle_max_chars_per_second = models.PositiveSmallIntegerField(
+        default=ReadabilityLimits.max_chars_per_second)
+    subtitle_min_cue_ms = models.PositiveIntegerField(default=ReadabilityLimits.min_cue_ms)
+    subtitle_max_cue_ms = models.PositiveIntegerField(default=ReadabilityLimits.max_cue_ms)
+    # Word-level timings (an extra alignment pass) make subtitle cues follow speech closely.
+    word_timestamps = models.BooleanField(default=False)
 
     status = models.CharField(
         max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
@@ -165,6 +177,16 @@ class CaptionJob(models.Model):
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    @property
+    def subtitle_limits(self) -> ReadabilityLimits:
+        return ReadabilityLimits(
+            max_chars_per_line=self.subtitle_max_chars_per_line,
+            max_lines_per_cue=self.subtitle_max_lines,
+            max_chars_per_second=self.subtitle_max_chars_per_second,
+            min_cue_ms=self.subtitle_min_cue_ms,
+            max_cue_ms=self.subtitle_max_cue_ms,
+        )
+
 
 class JobEvent(models.Model):
     """One row per state change, written in the same transaction as the change."""
@@ -190,7 +212,9 @@ class Transcript(models.Model):
     job = models.OneToOneField(CaptionJob, on_delete=models.CASCADE, related_name="transcript")
     language = models.CharField(max_length=8, blank=True)
     text = models.TextField(blank=True)
-    # [{"start": float seconds, "end": float seconds, "text": str}, ...] in time order.
+    # [{"start": float seconds, "end": float seconds, "text": str}, ...] in time order,
+    # never overlapping; optional "words" (word timings), "avg_logprob", "no_speech_prob"
+    # and "temperature" (the decoding that produced the segment's window).
     segments = models.JSONField(default=list)
     duration_seconds = models.FloatField(default=0)
     # For recordings over a few minutes: a short summary and chapters

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from billing import selectors as billing_selectors
 
+from . import exports
 from .models import CaptionJob, CaptionVariant, JobStatus, Transcript
 
 
@@ -82,3 +83,36 @@ def caption_quota_usage(*, owner, now: datetime | None = None) -> dict:
         "max_upload_bytes": limits.max_upload_bytes,
         "max_media_seconds": limits.max_media_seconds,
     }
+
+
+# Export format -> (content type, file extension).
+TRANSCRIPT_FORMATS = {
+    "txt": ("text/plain; charset=utf-8", "txt"),
+    "srt": ("application/x-subrip; charset=utf-8", "srt"),
+    "vtt": ("text/vtt; charset=utf-8", "vtt"),
+    "json": ("application/json; charset=utf-8", "json"),
+    "tsv": ("text/tab-separated-values; charset=utf-8", "tsv"),
+}
+
+
+def transcript_export(*, job: CaptionJob, transcript: Transcript, fmt: str) -> tuple[str, str]:
+    """The transcript rendered as ``fmt``, with its content type.
+
+    Subtitles follow the job's readability limits. Raises KeyError for an unknown format.
+    """
+    content_type, _ = TRANSCRIPT_FORMATS[fmt]
+    segments = transcript.segments
+    if fmt == "srt":
+        body = exports.transcript_to_srt(segments, job.subtitle_limits)
+    elif fmt == "vtt":
+        body = exports.transcript_to_vtt(segments, job.subtitle_limits)
+    elif fmt == "json":
+        body = exports.transcript_to_json(
+            language=transcript.language, duration_seconds=transcript.duration_seconds,
+            segments=segments, engine=(job.engine_versions or {}).get("stt"),
+        )
+    elif fmt == "tsv":
+        body = exports.transcript_to_tsv(segments)
+    else:
+        body = exports.transcript_to_txt(segments)
+    return body, content_type

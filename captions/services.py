@@ -34,6 +34,7 @@ from webhooks.models import WebhookEvent
 from workers import images, llm, media, stt
 from workers.errors import MediaRejected, PipelineError
 
+from .exports import LIMIT_RANGES, ReadabilityLimits
 from .languages import LANGUAGES
 from .models import (
     ALLOWED_TRANSITIONS,
@@ -304,6 +305,7 @@ def caption_options_validate(options: dict) -> dict:
             f"{len(instruction):,}."
         )
     clean["custom_instruction"] = instruction
+    _subtitle_options_validate(options, clean, errors)
     if errors:
         raise ApplicationError(
             "Some caption options are not valid.", code="invalid_options", details=errors
@@ -355,6 +357,41 @@ def caption_job_admission_check(*, owner, now: datetime | None = None) -> None:
     billing_services.cost_cap_check(user=owner, now=now)
 
 
+# Subtitle option name -> the ReadabilityLimits field it sets, and how it is described.
+SUBTITLE_OPTIONS = {
+    "subtitle_max_chars_per_line": ("max_chars_per_line", "characters per line"),
+    "subtitle_max_lines": ("max_lines_per_cue", "lines per subtitle"),
+    "subtitle_max_chars_per_second": ("max_chars_per_second", "characters per second"),
+    "subtitle_min_cue_ms": ("min_cue_ms", "milliseconds on screen at least"),
+    "subtitle_max_cue_ms": ("max_cue_ms", "milliseconds on screen at most"),
+}
+
+
+def _subtitle_options_validate(options: dict, clean: dict, errors: dict) -> None:
+    for name, (limit, what) in SUBTITLE_OPTIONS.items():
+        low, high = LIMIT_RANGES[limit]
+        value = options.get(name)
+        if value in (None, ""):
+            value = getattr(ReadabilityLimits, limit)
+        try:
+            value = int(value)
+            if not low <= value <= high:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors[name] = f"Choose between {low} and {high} {what}."
+            continue
+        clean[name] = value
+    if (clean.get("subtitle_min_cue_ms", 0) > clean.get("subtitle_max_cue_ms", 10**9)):
+        errors["subtitle_min_cue_ms"] = (
+            "The shortest time on screen cannot be longer than the longest."
+        )
+    word_timestamps = options.get("word_timestamps", False)
+    if word_timestamps in (True, False, "true", "false", "on", "", None, 0, 1, "0", "1"):
+        clean["word_timestamps"] = word_timestamps in (True, "true", "on", 1, "1")
+    else:
+        errors["word_timestamps"] = "Use true or false."
+
+
 def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     """Validate, store the upload, create the job and queue it once the rows are committed."""
     clean = caption_options_validate(options)
@@ -376,10 +413,25 @@ def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     return job
 
 
+def caption_job_queue(*, job: CaptionJob) -> str:
+    """Jobs with sound go to the speech-to-text queue that GPU workers serve; images do not.
+
+    A job runs as one task (probe, transcribe, write) so that its attempts, redelivery
+    and cancellation stay one state machine; the stages around transcription are short
+    next to it. The README section "Queues" explains the choice.
+    """
+    if job.asset.kind == MediaKind.IMAGE:
+        return settings.CAPTIONS_DEFAULT_QUEUE
+    return settings.CAPTIONS_STT_QUEUE
+
+
 def caption_job_enqueue(*, job_id, countdown: int | None = None) -> None:
     from workers.tasks import caption_job_process
 
-    caption_job_process.apply_async(args=[str(job_id)], countdown=countdown)
+    job = CaptionJob.objects.select_related("asset").get(pk=job_id)
+    caption_job_process.apply_async(
+        args=[str(job_id)], queue=caption_job_queue(job=job), countdown=countdown
+    )
 
 
 def caption_job_defer(*, job: CaptionJob, refusal: billing_services.CostCapExceeded) -> CaptionJob:
@@ -610,9 +662,7 @@ def caption_job_complete(
                 job=job,
                 language=transcript.language,
                 text=transcript.text,
-                segments=[
-                    {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
-                ],
+                segments=[s.as_dict() for s in transcript.segments],
                 duration_seconds=duration_seconds,
                 summary=captions.summary,
                 chapters=[{"start": c.start, "title": c.title} for c in captions.chapters],
@@ -734,6 +784,7 @@ def stt_config() -> stt.SttConfig:
         allow_download=settings.WHISPER_ALLOW_DOWNLOAD,
         sample_len=settings.WHISPER_SAMPLE_LEN,
         temperatures=settings.WHISPER_TEMPERATURES,
+        batch_size=settings.WHISPER_BATCH_SIZE,
     )
 
 
@@ -773,6 +824,21 @@ def _pictures_for_writer(*, path: str, kind: str, has_video: bool, duration: flo
         max_seconds=settings.CAPTIONS_MAX_MEDIA_SECONDS,
     )
     return tuple(images.image_for_model(f, max_side=settings.LLM_IMAGE_MAX_SIDE) for f in frames)
+
+
+def stt_preload() -> stt.LoadedModel | None:
+    """Load the configured Whisper model now (a worker starting up), not on its first job.
+
+    Returns None, after logging why, when no model can be loaded: jobs then fail with
+    the same message a customer can act on, and the worker keeps serving other work.
+    """
+    from workers.errors import SttModelUnavailable
+
+    try:
+        return stt.load(stt_config())
+    except SttModelUnavailable as exc:
+        logger.error("speech-to-text not ready: %s", exc.user_message)
+        return None
 
 
 @contextmanager
@@ -859,7 +925,9 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     # for transcribing the same recording.
                     with _paid_call(job=job, key=f"stt:{job.pk}", kind="stt",
                                     amount_micros=stt_cost_micros(duration)):
-                        transcript, versions["stt"] = stt.transcribe(audio, stt_config())
+                        transcript, versions["stt"] = stt.transcribe(
+                            audio, stt_config(), word_timestamps=job.word_timestamps
+                        )
             caption_job_set_stage(job=job, stage=JobStage.WRITING, progress=80)
             with _timed(job, JobStage.WRITING):
                 writer = llm.get_writer(settings.CAPTION_WRITER, llm_config())

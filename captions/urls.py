@@ -9,7 +9,11 @@ urlpatterns = [
     path("jobs/new/", views.job_new, name="job_new"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/status.json", views.job_status, name="job_status"),
-    path("jobs/<uuid:job_id>/transcript.txt", views.transcript_download, name="transcript_txt"),
+    *[
+        path(f"jobs/<uuid:job_id>/transcript.{fmt}", views.transcript_download, {"fmt": fmt},
+             name=f"transcript_{fmt}")
+        for fmt in ("txt", "srt", "vtt", "json", "tsv")
+    ],
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
 ]

@@ -89,15 +89,17 @@ def job_status(request, job_id):
 
 @login_required
 @require_GET
-def transcript_download(request, job_id):
+def transcript_download(request, job_id, fmt="txt"):
+    """A transcript export, always as a download: never rendered by the browser."""
     job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
     transcript = selectors.caption_job_transcript(job=job)
     if transcript is None:
         return HttpResponse(
             "This job has no transcript yet.", status=404, content_type="text/plain"
         )
-    response = HttpResponse(transcript.text + "\n", content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="transcript-{job.pk}.txt"'
+    body, content_type = selectors.transcript_export(job=job, transcript=transcript, fmt=fmt)
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="transcript-{job.pk}.{fmt}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -15,8 +15,10 @@ mkdir -p "$VAR_DIR/log"
 
 .venv/bin/python manage.py migrate --noinput >"$VAR_DIR/log/migrate.log"
 
+# One local worker serves every queue ("default" and the speech-to-text queue "gpu")
+# and runs the periodic sweeps (celery beat).
 .venv/bin/celery -A config worker --beat --schedule "$VAR_DIR/celerybeat-schedule" \
-  --pool=solo --queues=default --loglevel=INFO \
+  --pool=solo --queues=default,gpu --loglevel=INFO \
   >"$VAR_DIR/log/worker.log" 2>&1 &
 worker_pid=$!
 trap 'kill $worker_pid 2>/dev/null || true; wait $worker_pid 2>/dev/null || true' EXIT INT TERM

@@ -102,13 +102,17 @@ def user_client(client, user):
 
 @pytest.fixture
 def celery_worker_thread(transactional_db):
-    """A real Celery worker (solo pool, in a thread) consuming from Redis."""
+    """A real Celery worker (solo pool, in a thread) consuming from Redis.
+
+    Like a CPU-only deployment, it serves both the default and the speech-to-text queue.
+    """
     from celery.contrib.testing.worker import start_worker
     from django.db import connections
 
     from config.celery_app import app
 
-    with start_worker(app, pool="solo", perform_ping_check=False, queues=["default"],
+    queues = [settings.CAPTIONS_DEFAULT_QUEUE, settings.CAPTIONS_STT_QUEUE]
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=queues,
                       loglevel="WARNING", shutdown_timeout=30) as worker:
         yield worker
     connections.close_all()

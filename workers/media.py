@@ -19,6 +19,11 @@ from .errors import MediaRejected, MediaToolFailed
 
 SAMPLE_RATE = 16_000
 PROTOCOL_WHITELIST = "file,pipe"
+# The only demuxers ffmpeg may use on an upload: plain audio and video containers.
+# A playlist (HLS, DASH), a concat script or an image sequence is refused by ffmpeg
+# itself before it opens anything the file refers to; the protocol whitelist alone
+# would still let such a file open other local files.
+FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mp3,wav,flac,ogg,aac"
 # Containers that can reference other files or URLs; never accepted as input.
 REFUSED_FORMATS = frozenset({"hls", "concat", "ffconcat", "dash", "rtsp", "sdp", "tee", "image2"})
 
@@ -61,6 +66,7 @@ def probe(path: str, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaI
     out = _run(
         [
             ffprobe, "-v", "error", "-protocol_whitelist", PROTOCOL_WHITELIST,
+            "-format_whitelist", FORMAT_WHITELIST,
             "-probesize", "50M", "-analyzeduration", "100M",
             "-show_format", "-show_streams", "-of", "json", "file:" + path,
         ],
@@ -107,7 +113,8 @@ def decode_audio(
     """Decode the first audio stream to 16 kHz mono float32 in [-1, 1]."""
     args = [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-protocol_whitelist", PROTOCOL_WHITELIST, "-threads", "0",
+        "-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST,
+        "-threads", "0",
         "-i", "file:" + path, "-vn", "-sn", "-dn", "-map", "0:a:0",
     ]
     if max_seconds:

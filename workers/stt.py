@@ -1,18 +1,30 @@
-"""Speech to text with openai-whisper.
+"""Speech to text with openai-whisper, decoded in batches of 30-second windows.
 
 The model is loaded once per worker process and kept; loading is guarded by a
 lock so two threads never load it twice. Nothing here knows about Django: the
 caller passes the configuration in.
+
+``whisper.transcribe`` decodes one 30-second window at a time and re-reads the
+decoder's weights for every token of every window. Here a recording is cut into
+windows up front (at the quietest moment near each 30-second mark, so words are
+not split), every window's log-Mel spectrogram goes through the encoder in
+batches, and the windows of a batch are decoded together by one greedy loop with
+a key-value cache, so each decoder step serves the whole batch. Rows that reached
+their end-of-text token leave the batch (and the cache) at once. Whisper's own
+logit rules (timestamp pairing, blank and non-speech suppression) are reused
+unchanged; temperature fallback re-decodes only the windows that need it, at
+most once per configured temperature; windows judged silent are dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import socket
 import threading
 import urllib.error
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -21,6 +33,16 @@ from .errors import SttModelUnavailable
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], LoadedModel] = {}
 
+SAMPLE_RATE = 16_000
+WINDOW_SECONDS = 30
+# A window is cut at the quietest tenth of a second in its last CUT_SEARCH_SECONDS:
+# wide enough to find a pause between words, narrow enough that windows stay near
+# 30 s (at most one window in ten more than fixed 30-s cuts).
+CUT_SEARCH_SECONDS = 5
+ENERGY_FRAME = SAMPLE_RATE // 10
+HOP_LENGTH = 160  # samples per Mel frame; window starts are aligned to it
+TASKS = ("transcribe", "translate")
+
 
 @dataclass(frozen=True)
 class SttConfig:
@@ -28,8 +50,22 @@ class SttConfig:
     device: str = "cpu"
     download_root: str | None = None
     allow_download: bool = False
+    # Most tokens decoded per 30-second window (whisper's own cap is 224).
     sample_len: int = 224
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    # Windows encoded and decoded together; bounded by memory, not by correctness.
+    batch_size: int = 16
+    timestamps: bool = True
+    compression_ratio_threshold: float = 2.4
+    logprob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+    # Benchmark only: ignore end-of-text and decode exactly this many tokens per window,
+    # because a model with random weights never stops on its own.
+    fixed_token_count: int | None = None
+
+    @property
+    def fp16(self) -> bool:
+        return self.device.startswith("cuda")
 
 
 @dataclass
@@ -41,16 +77,40 @@ class LoadedModel:
 
 
 @dataclass
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass
 class Segment:
     start: float
     end: float
     text: str
+    words: list[Word] | None = None
+    # Whisper's confidence signals for the window this segment came from.
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    temperature: float | None = None
+
+    def as_dict(self) -> dict:
+        data = {"start": self.start, "end": self.end, "text": self.text}
+        for name in ("avg_logprob", "no_speech_prob", "temperature"):
+            value = getattr(self, name)
+            if value is not None and math.isfinite(value):
+                data[name] = round(value, 4)
+        if self.words is not None:
+            data["words"] = [asdict(w) for w in self.words]
+        return data
 
 
 @dataclass
 class TranscriptionResult:
     language: str
     segments: list[Segment] = field(default_factory=list)
+    windows: int = 0
 
     @property
     def text(self) -> str:
@@ -116,6 +176,8 @@ def load(config: SttConfig) -> LoadedModel:
         path = _checkpoint_path(config)
         model = whisper.load_model(path, device=config.device)
         model.eval()
+        if config.fp16:
+            half_weights(model)
         name = config.model if not os.path.isfile(config.model) else os.path.basename(path)
         loaded = LoadedModel(
             model=model, name=name, checkpoint_sha256=_sha256_of(path), device=config.device
@@ -124,45 +186,425 @@ def load(config: SttConfig) -> LoadedModel:
         return loaded
 
 
+def half_weights(model) -> None:
+    """Store the matrices in fp16 once, instead of Whisper casting them on every call.
+
+    Whisper's Linear, Conv1d and embedding layers cast their weights to the input's
+    dtype each time they run, so with fp16 inputs the casts become no-ops. Layer norms
+    keep fp32 weights: Whisper computes them in fp32 and casts the result back.
+    """
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Embedding)):
+            module.half()
+
+
 def is_loaded(config: SttConfig) -> bool:
     return (config.model, config.device) in _loaded
 
 
-def transcribe(
-    audio: np.ndarray, config: SttConfig, *, language: str | None = None, task: str = "transcribe"
-) -> tuple[TranscriptionResult, dict]:
-    """Transcribe 16 kHz mono float32 audio. Returns the result and the engine versions."""
+# --- Windows -------------------------------------------------------------------------
+
+
+def plan_windows(n_samples: int, audio: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Cut ``n_samples`` into consecutive windows of at most 30 seconds.
+
+    With ``audio`` given, each cut falls at the quietest tenth of a second in the
+    last five seconds of the window, so a word is rarely split between two windows.
+    Windows start on Mel-frame boundaries, cover every sample once, and never overlap.
+    """
+    limit = WINDOW_SECONDS * SAMPLE_RATE
+    search = CUT_SEARCH_SECONDS * SAMPLE_RATE
+    energy = None
+    if audio is not None and n_samples > limit:
+        frames = n_samples // ENERGY_FRAME
+        squared = np.square(audio[: frames * ENERGY_FRAME].astype(np.float32, copy=False))
+        energy = squared.reshape(frames, ENERGY_FRAME).mean(axis=1)
+    windows = []
+    start = 0
+    while n_samples - start > limit:
+        end = start + limit
+        if energy is not None:
+            first = -(-(end - search) // ENERGY_FRAME)  # first whole frame in the search zone
+            last = end // ENERGY_FRAME  # frames [first, last) end at or before ``end``
+            if last > first:
+                zone = energy[first:last]
+                # The latest of the quietest frames keeps windows long.
+                quietest = first + len(zone) - 1 - int(np.argmin(zone[::-1]))
+                end = (quietest * ENERGY_FRAME + ENERGY_FRAME // 2) // HOP_LENGTH * HOP_LENGTH
+        windows.append((start, end))
+        start = end
+    if n_samples > start:
+        windows.append((start, n_samples))
+    return windows
+
+
+def _window_mels(audio: np.ndarray, windows, n_mels: int, device: str):
+    import torch
     import whisper
 
-    loaded = load(config)
-    decode_options = {
-        "task": task,
-        "language": language or None,
-        "fp16": config.device.startswith("cuda"),
-        "sample_len": config.sample_len,
-    }
-    result = whisper.transcribe(
-        loaded.model,
-        audio.astype(np.float32, copy=False),
-        temperature=config.temperatures,
-        condition_on_previous_text=False,
-        verbose=None,
-        **decode_options,
+    mels = []
+    for start, end in windows:
+        chunk = torch.from_numpy(np.ascontiguousarray(audio[start:end], dtype=np.float32))
+        # Each window is padded to 30 s and normalised on its own, as Whisper was trained.
+        mels.append(
+            whisper.log_mel_spectrogram(whisper.pad_or_trim(chunk), n_mels=n_mels, device=device)
+        )
+    return torch.stack(mels)
+
+
+# --- Batched decoding ------------------------------------------------------------------
+
+
+@dataclass
+class _Decoded:
+    tokens: list[int]
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    temperature: float
+    compression_ratio: float
+
+
+def _decoding_task(model, config: SttConfig, *, language: str, task: str):
+    """Whisper's own DecodingTask, used for its tokenizer, prompt and logit rules."""
+    from whisper.decoding import DecodingOptions, DecodingTask
+
+    options = DecodingOptions(
+        task=task,
+        language=language,
+        sample_len=_sample_len(model, config),
+        without_timestamps=not config.timestamps,
+        fp16=config.fp16,
     )
-    duration = len(audio) / 16_000
+    return DecodingTask(model, options)
+
+
+def _sample_len(model, config: SttConfig) -> int:
+    wanted = config.fixed_token_count or config.sample_len
+    return max(1, min(wanted, model.dims.n_text_ctx // 2))
+
+
+class _BatchDecoder:
+    """Whisper's text decoder, run one step at a time over a batch of windows.
+
+    It calls the model's own layers (so weights, dtype casts and layer norms are
+    exactly Whisper's) but keeps the caches laid out the way attention reads them:
+    cross-attention keys and values are projected once per window and stored
+    head-major and contiguous, and self-attention keys and values grow by one
+    position per step. ``keep`` drops finished windows from every cache.
+    """
+
+    def __init__(self, model, audio_features):
+        self.decoder = model.decoder
+        self.n_head = self.decoder.blocks[0].attn.n_head
+        self.dtype = audio_features.dtype
+        self.offset = 0
+        self.cross = [
+            (self._heads(b.cross_attn.key(audio_features)),
+             self._heads(b.cross_attn.value(audio_features)))
+            for b in self.decoder.blocks
+        ]
+        self.self_kv: list[tuple] = [()] * len(self.decoder.blocks)
+
+    def _heads(self, x):
+        n, t, c = x.shape
+        return x.view(n, t, self.n_head, c // self.n_head).transpose(1, 2).contiguous()
+
+    def _attend(self, attn, q, k, v, causal: bool):
+        import torch
+        import torch.nn.functional as F  # noqa: N812 - torch's own convention
+
+        q = self._heads(q)
+        if q.device.type == "cpu" and q.dtype == torch.float32 and q.shape[2] == 1:
+            # One query per row on a CPU: two batched matrix products beat the flash
+            # kernel, which is built for blocks of queries. Same formula, same scale.
+            weights = (q @ k.transpose(-1, -2)) * (q.shape[-1] ** -0.5)
+            out = weights.float().softmax(dim=-1).to(v.dtype) @ v
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return attn.out(out.transpose(1, 2).flatten(start_dim=2))
+
+    def step(self, tokens, logit_positions: list[int]):
+        """Feed ``tokens`` (n, L); return float logits at ``logit_positions`` (n, P, vocab)."""
+        import torch
+
+        dec = self.decoder
+        length = tokens.shape[-1]
+        x = dec.token_embedding(tokens) + dec.positional_embedding[
+            self.offset:self.offset + length]
+        x = x.to(self.dtype)
+        for i, block in enumerate(dec.blocks):
+            h = block.attn_ln(x)
+            k, v = self._heads(block.attn.key(h)), self._heads(block.attn.value(h))
+            if self.self_kv[i]:
+                k = torch.cat([self.self_kv[i][0], k], dim=2)
+                v = torch.cat([self.self_kv[i][1], v], dim=2)
+            self.self_kv[i] = (k, v)
+            # Causal only while the whole prompt is fed at once; later a step is one token.
+            x = x + self._attend(block.attn, block.attn.query(h), k, v, causal=length > 1)
+            h = block.cross_attn_ln(x)
+            ck, cv = self.cross[i]
+            x = x + self._attend(block.cross_attn, block.cross_attn.query(h), ck, cv,
+                                 causal=False)
+            x = x + block.mlp(block.mlp_ln(x))
+        self.offset += length
+        x = dec.ln(x[:, logit_positions])
+        return (x @ torch.transpose(dec.token_embedding.weight.to(x.dtype), 0, 1)).float()
+
+    def keep(self, rows) -> None:
+        self.cross = [(k[rows], v[rows]) for k, v in self.cross]
+        self.self_kv = [(k[rows], v[rows]) for k, v in self.self_kv]
+
+
+def _greedy_batch(model, dtask, audio_features, *, temperature: float, sample_len: int,
+                  fixed: bool) -> list[_Decoded]:
+    """Decode a batch of windows together, one token per window per step."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - torch's own convention
+    from whisper.decoding import SuppressTokens
+    from whisper.utils import compression_ratio
+
+    tokenizer = dtask.tokenizer
+    eot = tokenizer.eot
+    device = audio_features.device
+    n = audio_features.shape[0]
+    begin = dtask.sample_begin
+    tokens = torch.tensor([list(dtask.initial_tokens)], device=device).repeat(n, 1)
+    sum_logprobs = torch.zeros(n, device=device)
+    rows = list(range(n))  # window index of each live row
+    no_speech = [math.nan] * n
+    finished: dict[int, tuple[list[int], float]] = {}
+    filters = list(dtask.logit_filters)
+    if fixed:
+        filters.append(SuppressTokens([eot]))
+    decoder = _BatchDecoder(model, audio_features)
+    for step in range(sample_len):
+        if step == 0:
+            logits = decoder.step(tokens, [dtask.sot_index, tokens.shape[-1] - 1])
+            if tokenizer.no_speech is not None:
+                probs = logits[:, 0].softmax(dim=-1)
+                no_speech = probs[:, tokenizer.no_speech].tolist()
+            logits = logits[:, -1]
+        else:
+            logits = decoder.step(tokens[:, -1:], [0])[:, 0]
+        for logit_filter in filters:
+            logit_filter.apply(logits, tokens)
+        if temperature == 0:
+            next_tokens = logits.argmax(dim=-1)
+        else:
+            next_tokens = torch.distributions.Categorical(logits=logits / temperature).sample()
+        logprobs = F.log_softmax(logits, dim=-1)
+        sum_logprobs += logprobs[torch.arange(len(rows), device=device), next_tokens]
+        tokens = torch.cat([tokens, next_tokens[:, None]], dim=-1)
+        if step == sample_len - 1:
+            break
+        done = next_tokens == eot
+        if bool(done.any()):
+            totals = sum_logprobs.tolist()
+            for i, is_done in enumerate(done.tolist()):
+                if is_done:
+                    finished[rows[i]] = (tokens[i, begin:-1].tolist(), totals[i])
+            keep = (~done).nonzero().flatten()
+            if keep.numel() == 0:
+                break
+            # Finished windows leave the batch: later steps cost only the live rows.
+            rows = [rows[i] for i in keep.tolist()]
+            tokens, sum_logprobs = tokens[keep], sum_logprobs[keep]
+            decoder.keep(keep)
+    totals = sum_logprobs.tolist()
+    for i, row in enumerate(rows):
+        if row not in finished:
+            seq = tokens[i, begin:].tolist()
+            finished[row] = ([t for t in seq if t != eot], totals[i])
+    results = []
+    for row in range(n):
+        seq, total = finished[row]
+        text = tokenizer.decode([t for t in seq if t < eot]).strip()
+        results.append(_Decoded(
+            tokens=seq, text=text, avg_logprob=total / (len(seq) + 1),
+            no_speech_prob=no_speech[row], temperature=temperature,
+            compression_ratio=compression_ratio(text) if text else 0.0,
+        ))
+    return results
+
+
+def _needs_fallback(result: _Decoded, config: SttConfig) -> bool:
+    if _is_silent(result, config):
+        return False
+    return (result.compression_ratio > config.compression_ratio_threshold
+            or result.avg_logprob < config.logprob_threshold)
+
+
+def _is_silent(result: _Decoded, config: SttConfig) -> bool:
+    return (result.no_speech_prob > config.no_speech_threshold
+            and result.avg_logprob < config.logprob_threshold)
+
+
+def _decode_windows(model, dtask, features, config: SttConfig) -> list[_Decoded]:
+    """Greedy decoding with bounded temperature fallback for the windows that need it."""
+    fixed = config.fixed_token_count is not None
+    sample_len = _sample_len(model, config)
+    temperatures = list(config.temperatures) or [0.0]
+    results = _greedy_batch(model, dtask, features, temperature=temperatures[0],
+                            sample_len=sample_len, fixed=fixed)
+    if fixed:
+        return results
+    for temperature in temperatures[1:]:
+        retry = [i for i, r in enumerate(results) if _needs_fallback(r, config)]
+        if not retry:
+            break
+        again = _greedy_batch(model, dtask, features[retry], temperature=temperature,
+                              sample_len=sample_len, fixed=False)
+        for i, result in zip(retry, again, strict=True):
+            results[i] = result
+    return results
+
+
+def _window_segments(result: _Decoded, tokenizer, start_s: float, end_s: float) -> list[dict]:
+    """Split one window's tokens at timestamp pairs, as whisper.transcribe does."""
+    begin = tokenizer.timestamp_begin
+    precision = 0.02
+    seq = result.tokens
+    pieces: list[tuple[float, float, list[int]]] = []
+    is_ts = [t >= begin for t in seq]
+    cuts = [i + 1 for i in range(len(seq) - 1) if is_ts[i] and is_ts[i + 1]]
+    if cuts:
+        if is_ts[-1] and (len(seq) < 2 or not is_ts[-2]):
+            cuts.append(len(seq))
+        last = 0
+        for cut in cuts:
+            part = seq[last:cut]
+            pieces.append((start_s + (part[0] - begin) * precision,
+                           start_s + (part[-1] - begin) * precision, part))
+            last = cut
+        if last < len(seq):
+            # Text after the last closed segment runs to the end of the window.
+            part = seq[last:]
+            first = part[0] - begin if part[0] >= begin else 0
+            pieces.append((start_s + first * precision, end_s, part))
+    else:
+        stamps = [t - begin for t in seq if t >= begin]
+        stop = end_s
+        if stamps and stamps[-1] > 0:
+            stop = start_s + stamps[-1] * precision
+        pieces.append((start_s, stop, seq))
+    segments = []
+    for s, e, part in pieces:
+        text = tokenizer.decode([t for t in part if t < tokenizer.eot]).strip()
+        segments.append({"start": s, "end": e, "tokens": part, "text": text})
+    return segments
+
+
+def _detect_language(model, features, tokenizer) -> str:
+    """The language most probable over the given windows, not just the first one."""
+    _, probs = model.detect_language(features, tokenizer)
+    totals: dict[str, float] = {}
+    for window in probs:
+        for code, p in window.items():
+            totals[code] = totals.get(code, 0.0) + p
+    return max(totals, key=totals.get)
+
+
+def transcribe(
+    audio: np.ndarray,
+    config: SttConfig,
+    *,
+    language: str | None = None,
+    task: str = "transcribe",
+    word_timestamps: bool = False,
+) -> tuple[TranscriptionResult, dict]:
+    """Transcribe (or translate to English) 16 kHz mono float32 audio.
+
+    Returns the result, whose segments are in time order, inside the audio and never
+    overlapping, and the engine versions to store with it. Raises SttModelUnavailable
+    when no model can be loaded, ValueError for an unknown task.
+    """
+    import torch
+    from whisper.tokenizer import get_tokenizer
+
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}")
+    loaded = load(config)
+    model = loaded.model
+    audio = np.asarray(audio, dtype=np.float32)
+    duration = len(audio) / SAMPLE_RATE
+    windows = plan_windows(len(audio), audio)
+    dtype = torch.float16 if config.fp16 else torch.float32
+    batch = max(1, config.batch_size)
+    detected = language or None
+    dtask = None
     segments: list[Segment] = []
     last_end = 0.0
-    for seg in result.get("segments", []):
-        # Keep segments in order, inside the audio and never overlapping.
-        start = min(max(float(seg["start"]), last_end), duration)
-        end = min(max(float(seg["end"]), start), duration)
-        text = str(seg.get("text", "")).strip()
-        if end <= start and not text:
-            continue
-        segments.append(Segment(start=round(start, 3), end=round(end, 3), text=text))
-        last_end = end
-    versions = {
-        "engine": "openai-whisper",
+    with torch.no_grad():
+        for first in range(0, len(windows), batch):
+            group = windows[first:first + batch]
+            mels = _window_mels(audio, group, model.dims.n_mels, loaded.device)
+            features = model.embed_audio(mels.to(dtype))
+            if dtask is None:
+                if detected is None:
+                    if model.is_multilingual:
+                        probe = get_tokenizer(True, num_languages=model.num_languages)
+                        detected = _detect_language(model, features, probe)
+                    else:
+                        detected = "en"
+                dtask = _decoding_task(model, config, language=detected, task=task)
+            results = _decode_windows(model, dtask, features, config)
+            for (start, end), result, mel in zip(group, results, mels, strict=True):
+                if _is_silent(result, config) and config.fixed_token_count is None:
+                    continue
+                start_s, end_s = start / SAMPLE_RATE, end / SAMPLE_RATE
+                pieces = _window_segments(result, dtask.tokenizer, start_s, end_s)
+                if word_timestamps and config.timestamps:
+                    _add_words(model, dtask.tokenizer, pieces, mel, start, end, last_end)
+                for piece in pieces:
+                    # Clamp into the window and after the previous segment.
+                    s = min(max(piece["start"], start_s, last_end), end_s)
+                    e = min(max(piece["end"], s), end_s)
+                    if not piece["text"]:
+                        continue
+                    words = None
+                    if "words" in piece:
+                        words = []
+                        for w in piece["words"]:
+                            ws = min(max(float(w["start"]), s), e)
+                            we = min(max(float(w["end"]), ws), e)
+                            words.append(Word(start=round(ws, 3), end=round(we, 3),
+                                              word=w["word"],
+                                              probability=round(float(w["probability"]), 4)))
+                    segments.append(Segment(
+                        start=round(float(s), 3), end=round(float(e), 3), text=piece["text"],
+                        words=words,
+                        avg_logprob=result.avg_logprob, no_speech_prob=result.no_speech_prob,
+                        temperature=result.temperature,
+                    ))
+                    last_end = e
+    result = TranscriptionResult(language=detected or "", segments=segments,
+                                 windows=len(windows))
+    return result, engine_versions(loaded, config, language=language, task=task,
+                                   word_timestamps=word_timestamps,
+                                   audio_seconds=duration, windows=len(windows))
+
+
+def _add_words(model, tokenizer, pieces, mel, start: int, end: int, last_end: float) -> None:
+    from whisper.timing import add_word_timestamps
+
+    for piece in pieces:
+        piece["seek"] = start // HOP_LENGTH
+    add_word_timestamps(
+        segments=pieces, model=model, tokenizer=tokenizer, mel=mel,
+        num_frames=(end - start) // HOP_LENGTH, last_speech_timestamp=last_end,
+    )
+
+
+def engine_versions(loaded: LoadedModel, config: SttConfig, *, language, task: str,
+                    word_timestamps: bool, audio_seconds: float, windows: int) -> dict:
+    """What support needs to tell which model and settings produced a transcript."""
+    import whisper
+
+    return {
+        "engine": "openai-whisper, batched windows",
         "engine_version": whisper.__version__,
         "model": loaded.name,
         "checkpoint_sha256": loaded.checkpoint_sha256,
@@ -170,11 +612,18 @@ def transcribe(
         "decoding": {
             "task": task,
             "language": language or "auto",
-            "fp16": decode_options["fp16"],
+            "fp16": config.fp16,
             "sample_len": config.sample_len,
+            "fixed_token_count": config.fixed_token_count,
             "temperatures": list(config.temperatures),
+            "batch_size": config.batch_size,
+            "timestamps": config.timestamps,
+            "word_timestamps": word_timestamps,
+            "compression_ratio_threshold": config.compression_ratio_threshold,
+            "logprob_threshold": config.logprob_threshold,
+            "no_speech_threshold": config.no_speech_threshold,
+            "window_seconds": WINDOW_SECONDS,
         },
+        "audio_seconds": round(audio_seconds, 3),
+        "windows": windows,
     }
-    return TranscriptionResult(
-        language=str(result.get("language") or ""), segments=segments
-    ), versions

@@ -1,8 +1,11 @@
 """Celery tasks: thin shells around ``captions.services``."""
 
+import json
 import logging
 
 from celery import shared_task
+from celery.signals import worker_process_init
+from django.conf import settings
 
 from billing import services as billing_services
 from captions import services
@@ -43,3 +46,27 @@ def webhook_delivery_send(delivery_id: str) -> None:
     delay = webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
     if delay is not None:
         webhook_services.webhook_delivery_enqueue(delivery_id=delivery_id, countdown=delay)
+
+
+def stt_worker_ready(**_kwargs) -> bool:
+    """Load the model as the worker starts and say so; False when it could not be loaded.
+
+    Connected to ``worker_process_init``, which both the solo pool (in the worker's own
+    process) and the prefork pool (in each child) send before taking tasks, so the model
+    lives in the process that uses it and CUDA is never initialised before a fork.
+    """
+    if not settings.WHISPER_PRELOAD:
+        return False
+    loaded = services.stt_preload()
+    if loaded is None:
+        return False
+    logger.info("speech-to-text ready: model %s (sha256 %s) on %s", loaded.name,
+                loaded.checkpoint_sha256[:12], loaded.device)
+    if settings.WHISPER_READY_FILE:
+        with open(settings.WHISPER_READY_FILE, "w") as fh:
+            json.dump({"model": loaded.name, "checkpoint_sha256": loaded.checkpoint_sha256,
+                       "device": loaded.device}, fh)
+    return True
+
+
+worker_process_init.connect(stt_worker_ready, weak=False)

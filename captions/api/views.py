@@ -6,7 +6,6 @@ errors become ``{"code", "message", "details"}`` in ``config.api.exception_handl
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -328,21 +327,24 @@ class JobRetryApi(_JobActionApi):
 
 class TranscriptJsonSerializer(serializers.Serializer):
     class TranscriptSegmentSerializer(serializers.Serializer):
+        class WordSerializer(serializers.Serializer):
+            start = serializers.FloatField()
+            end = serializers.FloatField()
+            word = serializers.CharField(allow_blank=True)
+
         start = serializers.FloatField(help_text="Seconds from the start.")
         end = serializers.FloatField()
         text = serializers.CharField(allow_blank=True)
+        words = WordSerializer(many=True, required=False,
+                               help_text="Only for jobs with word timestamps.")
 
-    job_id = serializers.UUIDField()
     language = serializers.CharField(allow_blank=True)
     duration_seconds = serializers.FloatField()
     text = serializers.CharField(allow_blank=True)
     segments = TranscriptSegmentSerializer(many=True)
-
-
-_TEXT_TYPES = {
-    "txt": "text/plain; charset=utf-8",
-    "json": "application/json",
-}
+    engine = serializers.DictField(
+        required=False, help_text="Model, checkpoint sha256 and decoding options used."
+    )
 
 
 class TranscriptApi(APIView):
@@ -367,8 +369,6 @@ class TranscriptApi(APIView):
         },
     )
     def get(self, request, job_id, export_format):
-        from captions import exports
-
         job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
         if not job.is_final:
             raise ApplicationError("The job has not finished yet.",
@@ -379,20 +379,10 @@ class TranscriptApi(APIView):
                 "This job has no transcript: it failed, was cancelled, or its media has no "
                 "speech.", code="no_transcript", status=404,
             )
-        if export_format == "txt":
-            body, content_type = transcript.text + "\n", _TEXT_TYPES["txt"]
-        elif export_format == "json":
-            body = json.dumps(
-                {"job_id": str(job.pk), "language": transcript.language,
-                 "duration_seconds": transcript.duration_seconds, "text": transcript.text,
-                 "segments": transcript.segments},
-                ensure_ascii=False,
-            )
-            content_type = _TEXT_TYPES["json"]
-        else:
-            body, content_type = exports.transcript_export(
-                segments=transcript.segments, fmt=export_format
-            )
+        # The same files as the web page's downloads, with the job's subtitle limits.
+        body, content_type = selectors.transcript_export(
+            job=job, transcript=transcript, fmt=export_format
+        )
         response = HttpResponse(body.encode(), content_type=content_type)
         response["Content-Disposition"] = (
             f'attachment; filename="transcript-{job.pk}.{export_format}"'

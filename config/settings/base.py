@@ -411,3 +411,16 @@ CAPTION_JOB_MAX_DEFERRALS = env.int("CAPTION_JOB_MAX_DEFERRALS", default=6)
 # A running job's lease, renewed every third of it by the worker; a duplicate delivery
 # of its task that finds the lease alive does nothing.
 CAPTION_JOB_LEASE_SECONDS = env.int("CAPTION_JOB_LEASE_SECONDS", default=120)
+
+# --- Speech to text on GPU workers (batched Whisper, queues, subtitles) ---------------
+# Jobs with sound run on CAPTIONS_STT_QUEUE, served by one worker process per GPU
+# (`--pool=solo --prefetch-multiplier=1`); image jobs run on CAPTIONS_DEFAULT_QUEUE.
+# A CPU worker may consume both.
+CAPTIONS_STT_QUEUE = env("CAPTIONS_STT_QUEUE", default="gpu")
+CAPTIONS_DEFAULT_QUEUE = env("CAPTIONS_DEFAULT_QUEUE", default="default")
+# 30-second windows encoded and decoded together; raise it on a large GPU.
+WHISPER_BATCH_SIZE = env.int("WHISPER_BATCH_SIZE", default=16)
+# Load the model when the worker starts instead of on its first job, and then report
+# readiness in the log and by writing WHISPER_READY_FILE (for a container probe).
+WHISPER_PRELOAD = env.bool("WHISPER_PRELOAD", default=False)
+WHISPER_READY_FILE = env("WHISPER_READY_FILE", default="")

@@ -1,0 +1,104 @@
+"""Media built to abuse ffmpeg: refused with a reason, without opening what it points at."""
+
+import os
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+
+from captions import services
+from captions.models import JobStatus
+from tests.factories import CaptionJobFactory
+from workers import media
+from workers.errors import MediaRejected
+
+pytestmark = pytest.mark.django_db
+
+
+def ffmpeg(*args, out: Path) -> Path:
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, str(out)],
+                   check=True, timeout=60)
+    return out
+
+
+@pytest.fixture
+def trap(tmp_path) -> Path:
+    """A named pipe with a media name: opening it would block until the time limit."""
+    path = tmp_path / "secret.wav"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("playlist", [
+    "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{target}\n#EXT-X-ENDLIST\n",
+    "ffconcat version 1.0\nfile '{target}'\n",
+])
+def test_playlists_and_concat_scripts_are_refused_without_opening_their_references(
+    tmp_path, trap, playlist
+):
+    upload = tmp_path / "upload.mp3"
+    upload.write_text(playlist.format(target=trap))
+    for read in (lambda: media.probe(str(upload), timeout=20),
+                 lambda: media.decode_audio(str(upload), timeout=20)):
+        began = time.monotonic()
+        with pytest.raises(MediaRejected) as caught:
+            read()
+        # Refused at once: had ffmpeg opened the pipe, it would have hit the time limit.
+        assert time.monotonic() - began < 10
+        assert caught.value.code == "media_unreadable"
+
+
+def test_concat_protocol_reference_is_refused(tmp_path, trap):
+    with pytest.raises(MediaRejected):
+        media.probe(f"concat:{trap}|{trap}", timeout=20)
+
+
+def test_a_file_claiming_fifty_hours_is_refused_before_decoding(user, tmp_path):
+    small = ffmpeg("-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac", out=tmp_path / "a.m4a")
+    data = bytearray(small.read_bytes())
+    mvhd = data.find(b"mvhd")
+    timescale = struct.unpack_from(">I", data, mvhd + 16)[0]
+    struct.pack_into(">I", data, mvhd + 20, timescale * (50 * 3600 + 60))
+    job = CaptionJobFactory(owner=user, asset__kind="audio",
+                            asset__file=ContentFile(bytes(data), name="claims.m4a"))
+    services.caption_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "media_too_long"
+    # The Free plan's limit: plans set the media length limit (billing/plans.py).
+    assert job.error_message == "The media is 50 h 1 min long; the limit is 10 min."
+    assert "transcribing" not in job.stage_seconds
+
+
+def test_audio_upload_without_an_audio_stream_gives_a_clear_reason(user, tmp_path):
+    video = ffmpeg("-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=5",
+                   "-pix_fmt", "yuv420p", out=tmp_path / "mute.mp4")
+    job = CaptionJobFactory(owner=user, asset__kind="audio",
+                            asset__file=ContentFile(video.read_bytes(), name="mute.m4a"))
+    services.caption_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "no_audio"
+    assert job.error_message == "The file has no audio stream."
+
+
+def test_every_accepted_container_still_probes(tmp_path, shared_media):
+    made = [
+        ffmpeg("-f", "lavfi", "-i", "sine=d=1", out=tmp_path / "a.mp3"),
+        ffmpeg("-f", "lavfi", "-i", "sine=d=1", out=tmp_path / "a.ogg"),
+        ffmpeg("-f", "lavfi", "-i", "sine=d=1", "-c:a", "libopus", out=tmp_path / "a.opus"),
+        ffmpeg("-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac", "-f", "adts",
+               out=tmp_path / "a.aac"),
+        ffmpeg("-f", "lavfi", "-i", "testsrc=d=1:s=64x64", "-f", "lavfi", "-i", "sine=d=1",
+               "-shortest", out=tmp_path / "a.mkv"),
+    ]
+    shared = [shared_media / name for name in (
+        "jfk.flac", "librispeech_1089-134686-0001.wav", "auto_editor_example.mp4",
+        "moviepy_big_buck_bunny_0_30.webm")]
+    for path in made + shared:
+        info = media.probe(str(path))
+        assert info.has_audio, path
+        assert media.decode_audio(str(path)).size > 0, path
