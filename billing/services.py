@@ -563,7 +563,9 @@ def cost_reservation_create(
 ) -> CostReservation:
     """Reserve ``amount_micros`` of the user's hourly budget for one paid call.
 
-    Idempotent per ``key``: a redelivered call gets its existing reservation back.
+    Idempotent per ``key``: a redelivered call gets its existing reservation back,
+    unless that one was released (the call failed, or its worker died and the sweeper
+    freed it): a call made again must fit under the cap again, like a new one.
     Raises CostCapExceeded (HTTP 429 with Retry-After) when the budget cannot cover it.
     """
     if amount_micros < 0:
@@ -573,8 +575,8 @@ def cost_reservation_create(
     cap = hourly_cap_micros_for_user(user=user)
     with transaction.atomic():
         window = _locked_window(user=user, start=start)
-        existing = CostReservation.objects.filter(key=key).first()
-        if existing is not None:
+        existing = CostReservation.objects.select_for_update().filter(key=key).first()
+        if existing is not None and existing.status != ReservationStatus.RELEASED:
             return existing
         if window.spent_micros + amount_micros > cap:
             retry_after = cost_window_seconds_left(now)
@@ -583,13 +585,19 @@ def cost_reservation_create(
                                   resets_at=start + timedelta(hours=1))
         window.reserved_micros += amount_micros
         window.save(update_fields=["reserved_micros"])
+        expires_at = now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS)
+        if existing is not None:
+            # Released before: it held nothing, so it moves to this hour as a new hold.
+            existing.window, existing.status = window, ReservationStatus.RESERVED
+            existing.reserved_micros, existing.settled_micros = amount_micros, None
+            existing.created_at, existing.expires_at, existing.finished_at = now, expires_at, None
+            existing.save()
+            return existing
         try:
             with transaction.atomic():
                 return CostReservation.objects.create(
                     user=user, window=window, key=key, kind=kind, job_id=job_id,
-                    reserved_micros=amount_micros, created_at=now,
-                    expires_at=now
-                    + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS),
+                    reserved_micros=amount_micros, created_at=now, expires_at=expires_at,
                 )
         except IntegrityError:
             # The same call reserved concurrently in another hour's window: keep that one.
@@ -632,6 +640,18 @@ def cost_reservation_settle(*, key: str, actual_micros: int) -> CostReservation 
 def cost_reservation_release(*, key: str) -> CostReservation | None:
     """The call failed or never happened: give the reserved budget back."""
     return _finish(key, settled_micros=None)
+
+
+def cost_reservations_extend(*, job_id, now: datetime | None = None) -> int:
+    """Keep a running job's reservations from being swept while its worker is alive.
+
+    Called from the job's lease heartbeat, so a long transcription is never released
+    (and its budget handed to other calls) while it is still being paid for.
+    """
+    now = now or timezone.now()
+    return CostReservation.objects.filter(
+        job_id=job_id, status=ReservationStatus.RESERVED
+    ).update(expires_at=now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS))
 
 
 def cost_reservations_sweep(*, now: datetime | None = None) -> int:

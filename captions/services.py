@@ -532,10 +532,16 @@ def caption_job_start(*, job_id) -> CaptionJob | None:
 
 
 def caption_job_lease_renew(*, job_id) -> bool:
-    """Extend the running job's lease. False when the job is no longer processing."""
-    return bool(CaptionJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
+    """Extend the running job's lease, and its cost reservations' expiry with it.
+
+    False when the job is no longer processing.
+    """
+    renewed = bool(CaptionJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
         lease_expires_at=timezone.now() + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS)
     ))
+    if renewed:
+        billing_services.cost_reservations_extend(job_id=job_id)
+    return renewed
 
 
 @contextmanager
@@ -702,7 +708,13 @@ def model_call_record(*, job: CaptionJob, attempt: int, record: llm.CallRecord) 
     fields = asdict(record)
     if record.status != ModelCallStatus.SUCCEEDED:
         fields.update(input_tokens=0, output_tokens=0, cost_micro_usd=0)
+    # The hourly cost ledger first, in its own transaction: what was reserved becomes what
+    # the call cost even if the job row is gone by now (deleted while the call ran).
     key = f"llm:{job.pk}:{attempt}:{record.call_index}"
+    if record.status == ModelCallStatus.SUCCEEDED:
+        billing_services.cost_reservation_settle(key=key, actual_micros=fields["cost_micro_usd"])
+    else:
+        billing_services.cost_reservation_release(key=key)
     with transaction.atomic():
         call = ModelCall.objects.create(job=job, attempt=attempt, **fields)
         if record.status == ModelCallStatus.SUCCEEDED:
@@ -711,10 +723,6 @@ def model_call_record(*, job: CaptionJob, attempt: int, record: llm.CallRecord) 
                 output_tokens=F("output_tokens") + call.output_tokens,
                 cost_micro_usd=F("cost_micro_usd") + call.cost_micro_usd,
             )
-            # The hourly cost ledger: what was reserved becomes what the call cost.
-            billing_services.cost_reservation_settle(key=key, actual_micros=call.cost_micro_usd)
-        else:
-            billing_services.cost_reservation_release(key=key)
     return call
 
 

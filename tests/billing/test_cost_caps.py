@@ -158,9 +158,13 @@ class CostLedgerMachine(RuleBasedStateMachine):
         if self.keys:
             key = data.draw(st.sampled_from(self.keys))
             row = CostReservation.objects.get(key=key)
-            services.cost_reservation_create(user=row.user, key=key,
-                                             amount_micros=row.reserved_micros, kind="llm",
-                                             now=self.clock)
+            try:
+                services.cost_reservation_create(user=row.user, key=key,
+                                                 amount_micros=row.reserved_micros,
+                                                 kind="llm", now=self.clock)
+            except services.CostCapExceeded:
+                return  # a released call made again must fit again
+
             if row.status == ReservationStatus.SETTLED:
                 services.cost_reservation_settle(key=key, actual_micros=row.settled_micros)
 
@@ -244,3 +248,39 @@ def test_billing_page_shows_spend_this_hour_against_the_staff_overridden_cap(use
     page = user_client.get("/billing/").content.decode()
     assert "$0.25 of $2.50" in page
     assert "resets at" in page
+
+
+@pytest.mark.django_db
+def test_call_made_again_after_its_reservation_was_released_must_fit_under_the_cap_again():
+    user = UserFactory()
+    cap(user, 0.10)
+    services.cost_reservation_create(user=user, key="job:1:0", amount_micros=DOLLAR // 10,
+                                     kind="stt")
+    services.cost_reservation_release(key="job:1:0")  # the step failed
+    services.cost_reservation_create(user=user, key="other", amount_micros=DOLLAR // 10,
+                                     kind="llm")
+    with pytest.raises(services.CostCapExceeded):
+        services.cost_reservation_create(user=user, key="job:1:0", amount_micros=DOLLAR // 10,
+                                         kind="stt")
+    services.cost_reservation_release(key="other")
+    again = services.cost_reservation_create(user=user, key="job:1:0",
+                                             amount_micros=DOLLAR // 10, kind="stt")
+    assert again.status == ReservationStatus.RESERVED
+    services.cost_reservation_settle(key="job:1:0", actual_micros=DOLLAR // 10)
+    assert CostWindow.objects.get(user=user).settled_micros == DOLLAR // 10
+
+
+@pytest.mark.django_db
+def test_running_jobs_reservations_are_not_swept_while_its_lease_is_renewed(settings):
+    import uuid
+
+    settings.BILLING_RESERVATION_TIMEOUT_SECONDS = 60
+    user = UserFactory()
+    job_id = uuid.uuid4()
+    start = datetime.now(UTC)
+    services.cost_reservation_create(user=user, key="stt:long", amount_micros=10, kind="stt",
+                                     job_id=job_id, now=start)
+    # A long transcription: the heartbeat extends the hold before it would expire.
+    assert services.cost_reservations_extend(job_id=job_id, now=start + timedelta(seconds=50)) == 1
+    assert services.cost_reservations_sweep(now=start + timedelta(seconds=100)) == 0
+    assert services.cost_reservations_sweep(now=start + timedelta(seconds=111)) == 1

@@ -148,3 +148,26 @@ def test_free_minutes_used_up_refuse_new_jobs_until_the_period_renews(user_clien
     assert "used all 30 audio minutes included in the Free plan" in body
     assert int(response["Retry-After"]) > 0
     assert not CaptionJob.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_call_that_returns_after_its_job_was_deleted_is_still_charged(user, settings):
+    from django.db import IntegrityError
+
+    from tests.factories import CaptionJobFactory
+    from workers import llm
+
+    set_cap(user, 5_000_000)
+    job = CaptionJobFactory(owner=user, status=JobStatus.PROCESSING)
+    key = f"llm:{job.pk}:1:0"
+    billing_services.cost_reservation_create(user=user, key=key, amount_micros=90_000,
+                                             kind="llm", job_id=job.pk)
+    CaptionJob.objects.filter(pk=job.pk).delete()  # the customer deleted it mid-call
+    record = llm.CallRecord(call_index=0, purpose="captions", backend="bedrock", model="m",
+                            prompt_id="p", prompt_version="1", status="succeeded", tries=1,
+                            input_tokens=1000, output_tokens=500, cost_micro_usd=42_000)
+    with pytest.raises(IntegrityError):
+        services.model_call_record(job=job, attempt=1, record=record)
+    reservation = CostReservation.objects.get(key=key)
+    assert (reservation.status, reservation.settled_micros) == ("settled", 42_000)
+    assert CostWindow.objects.get(user=user).settled_micros == 42_000
