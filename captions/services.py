@@ -426,12 +426,47 @@ def caption_job_queue(*, job: CaptionJob) -> str:
 
 
 def caption_job_enqueue(*, job_id, countdown: int | None = None) -> None:
+    """Send the job's task to its queue. Never raises: called after the commit.
+
+    When the broker is down the job stays queued and ``caption_jobs_requeue_stale``
+    sends it again; the customer's request has already succeeded.
+    """
     from workers.tasks import caption_job_process
 
-    job = CaptionJob.objects.select_related("asset").get(pk=job_id)
-    caption_job_process.apply_async(
-        args=[str(job_id)], queue=caption_job_queue(job=job), countdown=countdown
+    job = CaptionJob.objects.select_related("asset").filter(pk=job_id).first()
+    if job is None:
+        return
+    try:
+        caption_job_process.apply_async(
+            args=[str(job_id)], queue=caption_job_queue(job=job), countdown=countdown
+        )
+    except Exception:  # noqa: BLE001 - the broker's failures are many; the sweep recovers
+        logger.exception("could not queue job %s; the requeue sweep will send it", job_id)
+
+
+def caption_jobs_requeue_stale(*, now: datetime | None = None) -> int:
+    """Send again the jobs whose task was lost. Returns how many. Run by celery beat.
+
+    A queued job nobody picked up for CAPTION_JOB_REQUEUE_AFTER_SECONDS (longer for a
+    job waiting for the hourly cap, whose task is scheduled up to an hour ahead), and a
+    processing job whose worker's lease ran out (the worker died), are queued again.
+    Sending a job twice is harmless: ``caption_job_start`` lets only one run.
+    """
+    now = now or timezone.now()
+    after = timedelta(seconds=settings.CAPTION_JOB_REQUEUE_AFTER_SECONDS)
+    stale = (
+        CaptionJob.objects.filter(status=JobStatus.QUEUED, deferrals=0, updated_at__lt=now - after)
+        | CaptionJob.objects.filter(status=JobStatus.QUEUED, deferrals__gt=0,
+                                    updated_at__lt=now - after - timedelta(hours=1))
+        | CaptionJob.objects.filter(status=JobStatus.PROCESSING, lease_expires_at__lt=now)
     )
+    job_ids = list(stale.values_list("pk", flat=True)[:500])
+    # Touch them so the next sweep waits a full period again.
+    CaptionJob.objects.filter(pk__in=job_ids).update(updated_at=now)
+    for job_id in job_ids:
+        logger.warning("requeueing job %s: its task was lost or its worker died", job_id)
+        caption_job_enqueue(job_id=job_id)
+    return len(job_ids)
 
 
 def caption_job_defer(*, job: CaptionJob, refusal: billing_services.CostCapExceeded) -> CaptionJob:
@@ -633,7 +668,13 @@ def caption_job_cancel(*, job: CaptionJob, actor) -> CaptionJob:
 
 
 def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
-    """Queue a failed job again with a fresh attempt count."""
+    """Queue a failed job again with a fresh attempt count.
+
+    A customer's own retry passes the same quotas as a new job (429 otherwise); a
+    retry by support staff does not.
+    """
+    if actor is not None and actor.pk == job.owner_id:
+        caption_job_admission_check(owner=job.owner)
     with transaction.atomic():
         job = _transition(
             job.pk,

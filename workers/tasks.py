@@ -70,3 +70,9 @@ def stt_worker_ready(**_kwargs) -> bool:
 
 
 worker_process_init.connect(stt_worker_ready, weak=False)
+
+
+@shared_task(name="workers.tasks.caption_jobs_requeue_stale")
+def caption_jobs_requeue_stale() -> int:
+    """Queue again jobs whose task was lost or whose worker died (run by celery beat)."""
+    return services.caption_jobs_requeue_stale()

@@ -338,6 +338,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.cost_reservations_sweep",
         "schedule": 60.0,
     },
+    "caption-jobs-requeue-stale": {
+        "task": "workers.tasks.caption_jobs_requeue_stale",
+        "schedule": 60.0,
+    },
 }
 
 # --- Public API, API keys and outgoing webhooks (issue 7) --------------------------------
@@ -424,3 +428,6 @@ WHISPER_BATCH_SIZE = env.int("WHISPER_BATCH_SIZE", default=16)
 # readiness in the log and by writing WHISPER_READY_FILE (for a container probe).
 WHISPER_PRELOAD = env.bool("WHISPER_PRELOAD", default=False)
 WHISPER_READY_FILE = env("WHISPER_READY_FILE", default="")
+# A queued job that no worker picked up for this long is queued again (its task was lost,
+# e.g. the broker was down when it was submitted).
+CAPTION_JOB_REQUEUE_AFTER_SECONDS = env.int("CAPTION_JOB_REQUEUE_AFTER_SECONDS", default=600)
