@@ -26,7 +26,16 @@ from rest_framework.views import APIView
 
 from captions import selectors, services
 from captions.languages import LANGUAGES
-from captions.models import CaptionJob, JobStage, JobStatus, Length, MediaKind, Platform, Tone
+from captions.models import (
+    CUSTOM_INSTRUCTION_MAX_CHARS,
+    CaptionJob,
+    JobStage,
+    JobStatus,
+    Length,
+    MediaKind,
+    Platform,
+    Tone,
+)
 from config.api import (
     IDEMPOTENCY_KEY_HEADER,
     RETRY_AFTER_HEADER,
@@ -54,6 +63,10 @@ class JobOutputSerializer(serializers.Serializer):
         platform = serializers.ChoiceField(choices=Platform.choices)
         language = serializers.CharField(help_text="Caption language; empty = as spoken.")
         variant_count = serializers.IntegerField()
+        hashtags = serializers.BooleanField()
+        emoji = serializers.BooleanField()
+        custom_instruction = serializers.CharField(allow_blank=True)
+        word_timestamps = serializers.BooleanField()
 
     class JobMediaSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(source="asset.kind", choices=MediaKind.choices)
@@ -79,9 +92,11 @@ class JobOutputSerializer(serializers.Serializer):
 
     class JobCostSerializer(serializers.Serializer):
         amount_micro_usd = serializers.IntegerField(
-            allow_null=True, help_text="Charge in millionths of a US dollar; null until "
-            "the job is priced.",
+            help_text="What the job's AI calls cost so far, in millionths of a US dollar "
+            "(calls that failed cost nothing).",
         )
+        input_tokens = serializers.IntegerField()
+        output_tokens = serializers.IntegerField()
         currency = serializers.CharField()
 
     class JobLinksSerializer(serializers.Serializer):
@@ -109,8 +124,8 @@ class JobOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(JobCostSerializer)
     def get_cost(self, job) -> dict:
-        # Pricing arrives with billing; the field is here so clients can rely on its shape.
-        return {"amount_micro_usd": None, "currency": "USD"}
+        return {"amount_micro_usd": job.cost_micro_usd, "input_tokens": job.input_tokens,
+                "output_tokens": job.output_tokens, "currency": "USD"}
 
     @extend_schema_field(JobLinksSerializer)
     def get_links(self, job) -> dict:
@@ -137,6 +152,25 @@ class JobOptionsInputSerializer(serializers.Serializer):
     variant_count = serializers.IntegerField(
         min_value=1, max_value=services.MAX_VARIANTS, required=False
     )
+    # allow_null: in multipart forms DRF reads an omitted boolean as False; None keeps the
+    # service's default (on) instead.
+    hashtags = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                        help_text="Add hashtags (default true).")
+    emoji = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                     help_text="Allow emoji (default true).")
+    custom_instruction = serializers.CharField(
+        required=False, allow_blank=True, max_length=CUSTOM_INSTRUCTION_MAX_CHARS,
+        help_text="An optional note for the caption writer.",
+    )
+    word_timestamps = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="Time each word for closer subtitles (default false).",
+    )
+
+
+def _given_options(validated: dict, *, leave_out: str) -> dict:
+    """The caption options the client sent; omitted ones keep the service's defaults."""
+    return {k: v for k, v in validated.items() if k != leave_out and v is not None}
 
 
 JOB_PATH_PARAM = OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -193,7 +227,7 @@ class JobListCreateApi(APIView):
     def post(self, request):
         data = self.JobSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        options = {k: v for k, v in data.validated_data.items() if k != "file"}
+        options = _given_options(data.validated_data, leave_out="file")
         job = services.caption_job_submit(
             owner=request.user, upload=data.validated_data["file"], options=options
         )
@@ -258,8 +292,8 @@ class JobFromUploadApi(APIView):
     def post(self, request):
         data = self.JobFromUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        options = dict(data.validated_data)
-        upload_id = options.pop("upload_id")
+        options = _given_options(data.validated_data, leave_out="upload_id")
+        upload_id = data.validated_data["upload_id"]
         job = services.caption_job_submit_from_upload(
             owner=request.user, upload_id=upload_id, options=options
         )

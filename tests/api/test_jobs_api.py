@@ -41,10 +41,13 @@ def test_submit_creates_a_queued_job_with_its_options_and_location(api, user):
     assert job.owner == user and job.tone == "funny" and job.variant_count == 2
     assert body["status"] == "queued" and body["progress"] == 0
     assert body["options"] == {"tone": "funny", "length": "medium", "platform": "tiktok",
-                               "language": "", "variant_count": 2}
+                               "language": "", "variant_count": 2, "hashtags": True,
+                               "emoji": True, "custom_instruction": "",
+                               "word_timestamps": False}
     assert body["media"]["kind"] == "audio" and body["media"]["original_name"] == "clip.wav"
     assert body["error"] is None
-    assert body["cost"] == {"amount_micro_usd": None, "currency": "USD"}
+    assert body["cost"] == {"amount_micro_usd": 0, "input_tokens": 0, "output_tokens": 0,
+                            "currency": "USD"}
     assert response["Location"].endswith(f"/api/v1/jobs/{job.pk}/")
     assert job.asset.file.name in s3_keys()
 
@@ -237,3 +240,26 @@ def test_usage_shows_the_plans_quotas_and_spend_this_hour(api, user):
     assert cost["cap_micros"] == 500_000
     assert cost["window_start"] < cost["window_end"]
     assert quotas["audio_seconds"]["included"] == 30 * 60
+
+
+def test_submit_takes_the_writer_options_and_detail_reports_the_cost(api, user):
+    response = submit(api, hashtags="false", emoji="false",
+                      custom_instruction="Mention the spring sale", word_timestamps="true")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["options"]["hashtags"] is False and body["options"]["emoji"] is False
+    assert body["options"]["custom_instruction"] == "Mention the spring sale"
+    assert body["options"]["word_timestamps"] is True
+    assert body["cost"] == {"amount_micro_usd": 0, "input_tokens": 0, "output_tokens": 0,
+                            "currency": "USD"}
+    job = CaptionJob.objects.get(pk=body["id"])
+    CaptionJob.objects.filter(pk=job.pk).update(cost_micro_usd=4321, input_tokens=10,
+                                                output_tokens=5)
+    cost = api.get(f"/api/v1/jobs/{job.pk}/").json()["cost"]
+    assert cost["amount_micro_usd"] == 4321 and cost["input_tokens"] == 10
+
+
+def test_omitted_booleans_in_a_multipart_submit_keep_their_defaults(api):
+    body = submit(api).json()
+    assert body["options"]["hashtags"] is True and body["options"]["emoji"] is True
+    assert body["options"]["word_timestamps"] is False
