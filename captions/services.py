@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from billing import selectors as billing_selectors
 from billing import services as billing_services
+from billing.plans import Feature
 from config.errors import ApplicationError
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEvent
@@ -87,6 +88,18 @@ def _check_size(size: int | None, *, owner) -> None:
         )
 
 
+def _check_plan_allows_kind(kind: str, *, owner) -> None:
+    """403 for a video on a plan without video (the plan catalogue's features)."""
+    limits = billing_selectors.plan_limits_for_user(user=owner)
+    if kind == MediaKind.VIDEO and not limits.has(Feature.VIDEO):
+        raise ApplicationError(
+            f"Video uploads are not part of the {limits.plan.name} plan. Upgrade on the "
+            "billing page, or upload the sound track as audio.",
+            code="plan_feature_missing", status=403,
+            details={"feature": Feature.VIDEO, "plan": limits.plan.code},
+        )
+
+
 def _check_content_type(head: bytes) -> str:
     content_type = detect_content_type(head)
     if content_type not in ACCEPTED_TYPES:
@@ -112,6 +125,7 @@ def media_asset_create(*, owner, upload) -> MediaAsset:
     upload.seek(0)
     content_type = _check_content_type(upload.read(SNIFF_BYTES))
     kind, ext = ACCEPTED_TYPES[content_type]
+    _check_plan_allows_kind(kind, owner=owner)
     digest = hashlib.sha256()
     upload.seek(0)
     for chunk in upload.chunks():
@@ -218,10 +232,11 @@ def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> Captio
             first = client.get_object(Bucket=bucket, Key=upload.key,
                                       Range=f"bytes=0-{SNIFF_BYTES - 1}")
             content_type = _check_content_type(first["Body"].read())
+            kind, ext = ACCEPTED_TYPES[content_type]
+            _check_plan_allows_kind(kind, owner=owner)
         except ApplicationError:
             client.delete_object(Bucket=bucket, Key=upload.key)
             raise
-        kind, ext = ACCEPTED_TYPES[content_type]
         digest = hashlib.sha256()
         body = client.get_object(Bucket=bucket, Key=upload.key)["Body"]
         for chunk in body.iter_chunks(1 << 20):

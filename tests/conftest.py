@@ -95,6 +95,14 @@ def other_user(db):
 
 
 @pytest.fixture
+def video_plan(user):
+    """The user pays for a plan with video uploads (Creator)."""
+    from tests.factories import SubscriptionFactory
+
+    return SubscriptionFactory(user=user, plan_code="creator")
+
+
+@pytest.fixture
 def user_client(client, user):
     client.force_login(user)
     return client

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import factory
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from accounts.models import User
 from captions.models import CaptionJob, CaptionVariant, MediaAsset, Transcript
@@ -64,3 +67,21 @@ class CaptionVariantFactory(factory.django.DjangoModelFactory):
     position = factory.Sequence(lambda n: n)
     text = "Ask not what your country can do for you."
     writer = "local"
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    """An active Stripe subscription as the webhooks would have recorded it."""
+
+    class Meta:
+        model = "billing.Subscription"
+
+    user = factory.SubFactory(UserFactory)
+    stripe_subscription_id = factory.Sequence(lambda n: f"sub_test{n}")
+    stripe_customer_id = factory.Sequence(lambda n: f"cus_test{n}")
+    plan_code = "creator"
+    stripe_price_id = "price_creator_monthly"
+    status = "active"
+    stripe_created = factory.LazyFunction(timezone.now)
+    state_as_of = factory.LazyFunction(timezone.now)
+    current_period_start = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    current_period_end = factory.LazyFunction(lambda: timezone.now() + timedelta(days=29))

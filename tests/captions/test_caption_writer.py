@@ -130,7 +130,7 @@ def test_image_is_sent_shrunk_as_an_image_block_and_gets_french_captions(
 
 
 def test_video_sends_key_frames_and_transcript_and_gets_summary_and_chapters(
-    run, shared_media, fake_bedrock, settings, user_client
+    run, shared_media, fake_bedrock, settings, user_client, video_plan
 ):
     settings.LLM_OUTLINE_MIN_SECONDS = 30  # the example is 42 s: treat it as "long"
     job = run(shared_media / "auto_editor_example.mp4", language="de", length="medium",
@@ -384,7 +384,7 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after(setting
 
 
 def test_video_without_sound_is_captioned_from_its_key_frames(run, fake_bedrock, tmp_path,
-                                                              settings):
+                                                              settings, video_plan):
     import subprocess
 
     video = tmp_path / "silent.mp4"

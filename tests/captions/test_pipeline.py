@@ -39,7 +39,8 @@ def run(user, django_capture_on_commit_callbacks):
                                                **opts)
 
 
-def test_video_with_speech_gets_transcript_covering_the_audio_in_order(run, shared_media):
+def test_video_with_speech_gets_transcript_covering_the_audio_in_order(run, shared_media,
+                                                                       video_plan):
     job = run(shared_media / "auto_editor_example.mp4")
     assert job.status == JobStatus.DONE, job.error_message
     segments = job.transcript.segments
@@ -59,7 +60,7 @@ def test_image_job_gets_captions_and_no_transcript(run, shared_media):
     assert "stt" not in job.engine_versions
 
 
-def test_video_without_a_sound_track_still_gets_captions(run, tmp_path):
+def test_video_without_a_sound_track_still_gets_captions(run, tmp_path, video_plan):
     video = ffmpeg("-f", "lavfi", "-i", "testsrc=duration=2:size=160x120:rate=10",
                    "-pix_fmt", "yuv420p", out=tmp_path / "silent.mp4")
     job = run(video)

@@ -132,3 +132,22 @@ def test_storage_that_refuses_connections_gives_503_and_leaves_no_rows(
     assert "storage is not answering" in response.content.decode()
     assert not MediaAsset.objects.exists()
     assert not CaptionJob.objects.exists()
+
+
+def test_video_on_a_plan_without_video_is_refused_before_anything_is_stored(
+    user_client, shared_media
+):
+    before = s3_keys()
+    response = post_upload(user_client, "clip.mp4",
+                           (shared_media / "auto_editor_example.mp4").read_bytes())
+    assert response.status_code == 403
+    assert "Video uploads are not part of the Free plan" in response.content.decode()
+    assert s3_keys() == before
+    assert not CaptionJob.objects.exists()
+
+
+def test_video_on_a_plan_with_video_is_accepted(user_client, shared_media, video_plan):
+    response = post_upload(user_client, "clip.mp4",
+                           (shared_media / "auto_editor_example.mp4").read_bytes())
+    assert response.status_code == 302
+    assert CaptionJob.objects.get().asset.kind == "video"
