@@ -3,6 +3,8 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from billing import selectors as billing_selectors
+from billing.plans import Feature
 from config.errors import ApplicationError
 
 from . import services
@@ -51,6 +53,24 @@ class HasApiKeyScope(permissions.BasePermission):
         if needed == ApiKeyScope.READ and not request.auth.has_scope(ApiKeyScope.READ):
             self.message = "This API key has no 'read' scope."
         return request.auth.has_scope(needed)
+
+
+class PlanIncludesApi(permissions.BasePermission):
+    """API keys work on plans with API access; the web pages' own calls always work."""
+
+    code = "plan_feature_missing"
+
+    def has_permission(self, request, view):
+        if not isinstance(request.auth, ApiKey):
+            return True
+        limits = billing_selectors.plan_limits_for_user(user=request.user)
+        if limits.has(Feature.API):
+            return True
+        self.message = (
+            f"API access is not part of the {limits.plan.name} plan. Upgrade on the billing "
+            "page; your keys work again as soon as the new plan is active."
+        )
+        return False
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -143,7 +143,15 @@ def make_key():
 
 
 @pytest.fixture
-def api(user, make_key):
+def api_plan(user, other_user):
+    """Both users pay for the plan with API access and webhooks (Studio)."""
+    from tests.factories import SubscriptionFactory
+
+    return [SubscriptionFactory(user=u, plan_code="studio") for u in (user, other_user)]
+
+
+@pytest.fixture
+def api(user, make_key, api_plan):
     """User A's API client, with a read and write key."""
     from tests.helpers import bearer_client
 
@@ -151,7 +159,7 @@ def api(user, make_key):
 
 
 @pytest.fixture
-def other_api(other_user, make_key):
+def other_api(other_user, make_key, api_plan):
     """User B's API client."""
     from tests.helpers import bearer_client
 

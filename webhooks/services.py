@@ -23,6 +23,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from billing import selectors as billing_selectors
+from billing.plans import Feature
 from config.errors import ApplicationError
 
 from . import transport
@@ -68,6 +70,14 @@ def webhook_endpoint_create(
     Raises ApplicationError(400) for an unsafe or unresolvable URL, unknown events or
     too many endpoints.
     """
+    limits = billing_selectors.plan_limits_for_user(user=owner)
+    if not limits.has(Feature.WEBHOOKS):
+        raise ApplicationError(
+            f"Webhooks are not part of the {limits.plan.name} plan. Upgrade on the billing "
+            "page to have finished jobs announced to your server.",
+            code="plan_feature_missing", status=403,
+            details={"feature": Feature.WEBHOOKS, "plan": limits.plan.code},
+        )
     events = sorted(set(events or SUBSCRIBABLE_EVENTS))
     unknown = [e for e in events if e not in SUBSCRIBABLE_EVENTS]
     if unknown:

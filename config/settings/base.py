@@ -356,6 +356,7 @@ REST_FRAMEWORK.update(
         "DEFAULT_PERMISSION_CLASSES": [
             "rest_framework.permissions.IsAuthenticated",
             "accounts.authentication.HasApiKeyScope",
+            "accounts.authentication.PlanIncludesApi",
         ],
         "DEFAULT_THROTTLE_CLASSES": [
             "config.api.ApiReadThrottle",

@@ -65,7 +65,7 @@ def test_submit_one_byte_over_the_limit_is_413(api, settings):
     settings.CAPTIONS_MAX_UPLOAD_BYTES = len(data) - 1
     body = assert_error(submit(api, data), 413, "file_too_large")
     assert body["details"] == {"limit_bytes": len(data) - 1, "size_bytes": len(data),
-                               "plan": "free"}
+                               "plan": "studio"}
     assert not MediaAsset.objects.exists()
 
 
@@ -233,13 +233,13 @@ def test_usage_shows_the_plans_quotas_and_spend_this_hour(api, user):
                                              kind="llm")
     CaptionJobFactory(owner=user)
     quotas = api.get("/api/v1/usage/").json()["quotas"]
-    assert quotas["plan"] == {"code": "free", "name": "Free"}
-    assert quotas["jobs_last_hour"] == {"allowed": 5, "used": 1}
+    assert quotas["plan"] == {"code": "studio", "name": "Studio"}
+    assert quotas["jobs_last_hour"] == {"allowed": 120, "used": 1}
     cost = quotas["cost_this_hour"]
     assert (cost["settled_micros"], cost["reserved_micros"]) == (80_000, 50_000)
-    assert cost["cap_micros"] == 500_000
+    assert cost["cap_micros"] == 20_000_000
     assert cost["window_start"] < cost["window_end"]
-    assert quotas["audio_seconds"]["included"] == 30 * 60
+    assert quotas["audio_seconds"]["included"] == 3_000 * 60
 
 
 def test_submit_takes_the_writer_options_and_detail_reports_the_cost(api, user):

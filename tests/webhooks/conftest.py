@@ -68,3 +68,9 @@ def receiver():
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _customers_pay_for_webhooks(api_plan):
+    """These tests are about webhooks themselves: their customers are on the plan that has
+    them (plan gating is tested in tests/billing/test_plan_features.py)."""

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from captions import services as caption_services
 from captions.models import CaptionJob
-from tests.factories import CaptionJobFactory, UserFactory
+from tests.factories import CaptionJobFactory, SubscriptionFactory, UserFactory
 from tests.helpers import bearer_client, png_bytes
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -46,6 +46,7 @@ def test_submitted_job_delivers_a_correctly_signed_job_completed(receiver, celer
     from accounts.services import api_key_create
 
     user = UserFactory()
+    SubscriptionFactory(user=user, plan_code="studio")  # the plan with API and webhooks
     api = bearer_client(api_key_create(user=user, name="ci", scopes=["read", "write"])[1])
     created = api.post("/api/v1/webhooks/", {"url": receiver.url, "events": ["job.completed"]},
                        format="json")
