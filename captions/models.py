@@ -36,6 +36,8 @@ class MediaAsset(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the stored file was deleted under the owner's plan's upload retention.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -147,6 +149,8 @@ class CaptionJob(models.Model):
     # The worker running the job renews this while it works. A second delivery of the
     # same task (the broker's visibility timeout passed) finds the lease alive and stops.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Set when the transcript and captions were deleted under the plan's result retention.
+    results_purged_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
     # Which engines produced the results: model names, checkpoint hashes, writer versions.

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from billing import selectors as billing_selectors
 from billing import services as billing_services
-from billing.plans import Feature
+from billing.plans import PLANS, Feature
 from config.errors import ApplicationError
 from webhooks import services as webhook_services
 from webhooks.models import WebhookEvent
@@ -688,6 +688,12 @@ def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
     A customer's own retry passes the same quotas as a new job (429 otherwise); a
     retry by support staff does not.
     """
+    if job.asset.purged_at is not None:
+        raise ApplicationError(
+            "This job's upload was deleted under your plan's retention period, so it cannot "
+            "run again. Upload the file again to start a new job.",
+            code="media_purged", status=409,
+        )
     if actor is not None and actor.pk == job.owner_id:
         caption_job_admission_check(owner=job.owner)
     with transaction.atomic():
@@ -1074,3 +1080,53 @@ def caption_job_attempt_crashed(*, job_id) -> bool:
         ),
     )
     return False
+
+
+# --- Retention ---------------------------------------------------------------------------
+
+
+def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) -> dict:
+    """Delete what the owners' plans no longer keep. Run by celery beat; idempotent.
+
+    Uploads older than the plan's ``upload_retention_days`` lose their stored file (the
+    row stays, marked purged, so the job page can say what happened); transcripts and
+    captions of jobs finished more than ``result_retention_days`` ago are deleted.
+    Jobs still queued or running are never touched.
+    """
+    now = now or timezone.now()
+    shortest = min((p.upload_retention_days for p in PLANS.values()), default=1)
+    limits_by_owner: dict = {}
+
+    def limits_for(owner):
+        if owner.pk not in limits_by_owner:
+            limits_by_owner[owner.pk] = billing_selectors.plan_limits_for_user(user=owner, now=now)
+        return limits_by_owner[owner.pk]
+
+    media = 0
+    assets = (MediaAsset.objects.filter(purged_at__isnull=True,
+                                        created_at__lt=now - timedelta(days=shortest))
+              .exclude(jobs__status__in=[JobStatus.QUEUED, JobStatus.PROCESSING])
+              .select_related("owner")[:batch])
+    for asset in assets:
+        if asset.created_at >= now - timedelta(days=limits_for(asset.owner).upload_retention_days):
+            continue
+        key = asset.file.name
+        MediaAsset.objects.filter(pk=asset.pk).update(purged_at=now)
+        if key:
+            default_storage.delete(key)
+        media += 1
+    shortest = min((p.result_retention_days for p in PLANS.values()), default=1)
+    results = 0
+    jobs = (CaptionJob.objects.filter(status__in=FINAL_STATUSES, results_purged_at__isnull=True,
+                                      finished_at__lt=now - timedelta(days=shortest))
+            .select_related("owner")[:batch])
+    for job in jobs:
+        kept = timedelta(days=limits_for(job.owner).result_retention_days)
+        if job.finished_at >= now - kept:
+            continue
+        with transaction.atomic():
+            Transcript.objects.filter(job=job).delete()
+            CaptionVariant.objects.filter(job=job).delete()
+            CaptionJob.objects.filter(pk=job.pk).update(results_purged_at=now)
+        results += 1
+    return {"media": media, "results": results}

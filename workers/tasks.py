@@ -76,3 +76,9 @@ worker_process_init.connect(stt_worker_ready, weak=False)
 def caption_jobs_requeue_stale() -> int:
     """Queue again jobs whose task was lost or whose worker died (run by celery beat)."""
     return services.caption_jobs_requeue_stale()
+
+
+@shared_task(name="workers.tasks.caption_retention_purge")
+def caption_retention_purge() -> dict:
+    """Delete uploads and results past their plan's retention (run by celery beat)."""
+    return services.caption_retention_purge()

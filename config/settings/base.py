@@ -342,6 +342,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.caption_jobs_requeue_stale",
         "schedule": 60.0,
     },
+    "caption-retention-purge": {
+        "task": "workers.tasks.caption_retention_purge",
+        "schedule": 15 * 60,
+    },
 }
 
 # --- Public API, API keys and outgoing webhooks (issue 7) --------------------------------
