@@ -1,5 +1,6 @@
 """Jobs whose task was lost (broker down at submission, worker killed) are sent again."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -79,3 +80,34 @@ def test_customers_retry_passes_the_quotas_but_supports_does_not(sent):
     services.caption_job_retry(job=failed, actor=staff)
     failed.refresh_from_db()
     assert failed.status == JobStatus.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_lost_with_the_brokers_data_still_reach_a_final_state(
+    user, shared_media, clean_redis, django_capture_on_commit_callbacks
+):
+    """Redis keeps nothing on disk here: a restart loses every queued message."""
+    from celery.contrib.testing.worker import start_worker
+    from django.db import connections
+
+    from config.celery_app import app
+
+    jobs = []
+    for _ in range(3):
+        upload = SimpleUploadedFile("jfk.flac", (shared_media / "jfk.flac").read_bytes())
+        with django_capture_on_commit_callbacks(execute=True):
+            jobs.append(services.caption_job_submit(owner=user, upload=upload,
+                                                    options={"variant_count": 1}))
+    clean_redis.flushdb()  # the restart: queued messages are gone
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "gpu"],
+                      loglevel="WARNING", shutdown_timeout=30):
+        assert services.caption_jobs_requeue_stale(
+            now=timezone.now() + timedelta(minutes=11)) == 3
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and CaptionJob.objects.filter(
+                pk__in=[j.pk for j in jobs]).exclude(status=JobStatus.DONE).exists():
+            time.sleep(0.2)
+    statuses = list(CaptionJob.objects.filter(pk__in=[j.pk for j in jobs])
+                    .values_list("status", flat=True))
+    connections.close_all()
+    assert statuses == [JobStatus.DONE] * 3
