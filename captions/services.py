@@ -205,6 +205,7 @@ def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> Captio
     """
     clean = caption_options_validate(options)
     caption_job_admission_check(owner=owner)
+    caption_language_check(owner=owner, language=clean["language"])
     client = _s3_client()
     bucket = getattr(default_storage, "bucket_name", None)
     with transaction.atomic():
@@ -328,6 +329,23 @@ def caption_options_validate(options: dict) -> dict:
     return clean
 
 
+def caption_language_check(*, owner, language: str) -> None:
+    """403 when a caption language is chosen on a plan without translation.
+
+    On such plans captions are written in the language that was spoken ("Same as
+    spoken"); choosing the language is what the catalogue calls translation.
+    """
+    limits = billing_selectors.plan_limits_for_user(user=owner)
+    if language and not limits.has(Feature.TRANSLATION):
+        raise ApplicationError(
+            f"Choosing the caption language is not part of the {limits.plan.name} plan; "
+            "leave it as 'Same as spoken', or upgrade on the billing page.",
+            code="plan_feature_missing", status=403,
+            details={"feature": Feature.TRANSLATION, "plan": limits.plan.code,
+                     "language": "Leave empty for the spoken language."},
+        )
+
+
 def caption_job_admission_check(*, owner, now: datetime | None = None) -> None:
     """The plan's quotas, checked when a job is submitted (web and API alike).
 
@@ -412,6 +430,7 @@ def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     clean = caption_options_validate(options)
     # Quotas before anything is stored; the worker makes the authoritative cost reservation.
     caption_job_admission_check(owner=owner)
+    caption_language_check(owner=owner, language=clean["language"])
     asset = media_asset_create(owner=owner, upload=upload)
     try:
         with transaction.atomic():

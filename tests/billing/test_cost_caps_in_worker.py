@@ -24,6 +24,15 @@ def set_cap(user, micros: int) -> None:
 
 
 @pytest.fixture
+def translating_user(user):
+    """The Bedrock fake answers in the requested language: a plan that may choose it."""
+    from tests.factories import SubscriptionFactory
+
+    SubscriptionFactory(user=user, plan_code="creator")
+    return user
+
+
+@pytest.fixture
 def enqueued(monkeypatch):
     calls = []
     monkeypatch.setattr(services, "caption_job_enqueue",
@@ -48,7 +57,7 @@ def run(job, django_capture_on_commit_callbacks):
 
 
 def test_each_paid_step_is_reserved_then_settled_at_its_actual_cost(
-    user, submit, fake_bedrock, settings, django_capture_on_commit_callbacks
+    translating_user, user, submit, fake_bedrock, settings, django_capture_on_commit_callbacks
 ):
     set_cap(user, 5_000_000)
     job = run(submit(), django_capture_on_commit_callbacks)
@@ -68,7 +77,7 @@ def test_each_paid_step_is_reserved_then_settled_at_its_actual_cost(
 
 
 def test_llm_call_over_the_cap_is_never_made_and_the_job_waits_for_the_next_window(
-    user, submit, fake_bedrock, enqueued, django_capture_on_commit_callbacks
+    translating_user, user, submit, fake_bedrock, enqueued, django_capture_on_commit_callbacks
 ):
     # Enough for transcribing 11 s, not for the caption call's worst case.
     set_cap(user, services.stt_cost_micros(11.0) + 1_000)
@@ -95,7 +104,8 @@ def test_llm_call_over_the_cap_is_never_made_and_the_job_waits_for_the_next_wind
 
 
 def test_job_that_waited_too_often_fails_naming_the_cap(
-    user, submit, fake_bedrock, enqueued, settings, django_capture_on_commit_callbacks
+    translating_user, user, submit, fake_bedrock, enqueued, settings,
+    django_capture_on_commit_callbacks,
 ):
     settings.CAPTION_JOB_MAX_DEFERRALS = 1
     set_cap(user, 1_000)  # not even the transcription fits
@@ -109,7 +119,7 @@ def test_job_that_waited_too_often_fails_naming_the_cap(
 
 
 def test_failing_llm_call_releases_its_reservation_and_costs_nothing(
-    user, submit, fake_bedrock, settings, django_capture_on_commit_callbacks
+    translating_user, user, submit, fake_bedrock, settings, django_capture_on_commit_callbacks
 ):
     settings.LLM_MAX_TRIES = 2
     set_cap(user, 5_000_000)
@@ -125,12 +135,13 @@ def test_failing_llm_call_releases_its_reservation_and_costs_nothing(
 
 def test_sixth_job_within_an_hour_on_free_is_refused_with_retry_after(user_client, user,
                                                                        shared_media):
+    options = {**OPTIONS, "language": ""}  # choosing the language is not on Free
     data = (shared_media / "jfk.flac").read_bytes()
     for _ in range(5):
-        response = user_client.post("/jobs/new/", {**OPTIONS, "file": SimpleUploadedFile(
+        response = user_client.post("/jobs/new/", {**options, "file": SimpleUploadedFile(
             "jfk.flac", data)})
         assert response.status_code == 302
-    response = user_client.post("/jobs/new/", {**OPTIONS, "file": SimpleUploadedFile(
+    response = user_client.post("/jobs/new/", {**options, "file": SimpleUploadedFile(
         "jfk.flac", data)})
     assert response.status_code == 429
     assert 3500 < int(response["Retry-After"]) <= 3600

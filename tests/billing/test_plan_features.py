@@ -41,3 +41,36 @@ def test_webhook_endpoint_on_a_plan_without_webhooks_is_refused(client):
                            content_type="application/json")
     assert response.status_code == 403
     assert "Webhooks are not part of the Free plan" in response.json()["message"]
+
+
+def test_choosing_the_caption_language_on_free_is_refused_before_anything_is_stored(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from captions.models import CaptionJob
+    from tests.conftest import s3_keys
+
+    user = UserFactory()
+    client.force_login(user)
+    before = s3_keys()
+    response = client.post("/jobs/new/", {
+        "file": SimpleUploadedFile("a.png", _png()), "tone": "casual", "length": "short",
+        "platform": "x", "variant_count": 1, "language": "fr"})
+    assert response.status_code == 403
+    assert "Choosing the caption language is not part of the Free plan" in (
+        response.content.decode())
+    assert s3_keys() == before and not CaptionJob.objects.exists()
+    SubscriptionFactory(user=user, plan_code="creator")
+    response = client.post("/jobs/new/", {
+        "file": SimpleUploadedFile("a.png", _png()), "tone": "casual", "length": "short",
+        "platform": "x", "variant_count": 1, "language": "fr"})
+    assert response.status_code == 302
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, "PNG")
+    return buf.getvalue()

@@ -26,6 +26,14 @@ OPTIONS = {"tone": "casual", "length": "short", "platform": "instagram", "langua
            "variant_count": 3}
 
 
+@pytest.fixture(autouse=True)
+def _customer_chooses_caption_languages(user):
+    """Choosing the caption language is a paid feature (translation): Creator has it."""
+    from tests.factories import SubscriptionFactory
+
+    SubscriptionFactory(user=user, plan_code="creator")
+
+
 @pytest.fixture
 def run(user, django_capture_on_commit_callbacks):
     def run(path: Path, **options):
