@@ -137,6 +137,12 @@ def billing_checkout_start(*, user, plan_code: str) -> str:
         )
     except stripe_gateway.StripeError as exc:
         raise _gateway_error(exc) from exc
+    try:
+        stripe_gateway.checkout_sessions_expire_others(customer_id=customer_id,
+                                                       keep_id=session["id"])
+    except stripe_gateway.StripeError:
+        # The new checkout still works; an older tab stays payable until Stripe expires it.
+        logger.warning("could not expire older checkout sessions of %s", customer_id)
     return session["url"]
 
 

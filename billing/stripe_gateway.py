@@ -67,6 +67,26 @@ def customer_create(*, email: str, user_id: int, idempotency_key: str) -> dict:
     return _plain(customer)
 
 
+def checkout_sessions_expire_others(*, customer_id: str, keep_id: str) -> list[str]:
+    """Expire the customer's other open Checkout sessions; returns their ids.
+
+    Only the newest checkout can then be paid, so two tabs cannot buy two plans.
+    """
+    sessions = client().v1.checkout.sessions.list(
+        params={"customer": customer_id, "status": "open", "limit": 100}
+    )
+    expired = []
+    for session in sessions.data:
+        if session.id == keep_id:
+            continue
+        try:
+            client().v1.checkout.sessions.expire(session.id)
+        except stripe.InvalidRequestError:
+            continue  # completed or expired meanwhile: nothing left to close
+        expired.append(session.id)
+    return expired
+
+
 def checkout_session_create(
     *,
     customer_id: str,

@@ -50,6 +50,18 @@ def test_second_click_reuses_the_customer_and_the_session(user_client, user, fak
     assert len(fake_stripe.state.checkout_sessions) == 1
 
 
+def test_a_newer_checkout_closes_the_older_tab_so_two_plans_cannot_both_be_bought(
+    user_client, fake_stripe
+):
+    first = start_checkout(user_client, "creator")["Location"]
+    second = start_checkout(user_client, "studio")["Location"]
+    sessions = {s["url"] or s["id"]: s for s in fake_stripe.state.checkout_sessions.values()}
+    assert sessions[second]["status"] == "open"
+    [older] = [s for s in fake_stripe.state.checkout_sessions.values() if s["url"] != second]
+    assert older["status"] == "expired" and first.endswith(older["id"])
+    assert len(fake_stripe.requests_to("POST", f"/v1/checkout/sessions/{older['id']}/expire")) == 1
+
+
 def test_studio_checkout_adds_the_metered_overage_price(user_client, fake_stripe):
     start_checkout(user_client, "studio")
     [create_session] = fake_stripe.requests_to("POST", "/v1/checkout/sessions")

@@ -215,6 +215,11 @@ class FakeStripeServer(ThreadingHTTPServer):
             return self._checkout_create(params)
         if method == "GET" and len(parts) == 4 and parts[:3] == ["v1", "checkout", "sessions"]:
             return self._get(self.state.checkout_sessions, parts[3], "checkout.session")
+        if method == "GET" and path == "/v1/checkout/sessions":
+            return 200, self._checkout_list(params)
+        if (method == "POST" and len(parts) == 5 and parts[:3] == ["v1", "checkout", "sessions"]
+                and parts[4] == "expire"):
+            return self._checkout_expire(parts[3])
         if method == "POST" and path == "/v1/billing_portal/sessions":
             return self._portal_create(params)
         if method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "subscriptions"]:
@@ -228,6 +233,26 @@ class FakeStripeServer(ThreadingHTTPServer):
         if obj_id not in store:
             return _error(404, f"No such {kind}: '{obj_id}'", code="resource_missing")
         return 200, copy.deepcopy(store[obj_id])
+
+    def _checkout_list(self, params: dict) -> dict:
+        found = [
+            copy.deepcopy(s) for s in self.state.checkout_sessions.values()
+            if (not params.get("customer") or s["customer"] == params["customer"])
+            and (not params.get("status") or s["status"] == params["status"])
+        ]
+        return {"object": "list", "data": found, "has_more": False,
+                "url": "/v1/checkout/sessions"}
+
+    def _checkout_expire(self, sid: str) -> tuple[int, dict]:
+        session = self.state.checkout_sessions.get(sid)
+        if session is None:
+            return _error(404, f"No such checkout.session: '{sid}'", code="resource_missing")
+        if session["status"] != "open":
+            return _error(400, "Only Checkout Sessions with a status in [\"open\"] can be "
+                          "expired.", code="checkout_session_not_open")
+        session["status"] = "expired"
+        session["url"] = None
+        return 200, copy.deepcopy(session)
 
     def _customer_create(self, params: dict) -> dict:
         customer = {
