@@ -195,6 +195,23 @@ def direct_upload_create(*, owner, original_name: str = "") -> tuple[DirectUploa
     return upload, url
 
 
+def direct_uploads_sweep(*, now: datetime | None = None) -> int:
+    """Delete objects of direct uploads never turned into a job. Run by celery beat.
+
+    An upload slot left unused an hour past its URL's expiry loses its object and row,
+    so abandoned or oversized uploads do not stay in the bucket at our cost.
+    """
+    now = now or timezone.now()
+    client = _s3_client()
+    stale = list(DirectUpload.objects.filter(
+        used_at__isnull=True, expires_at__lt=now - timedelta(hours=1))[:500])
+    for upload in stale:
+        if client is not None:
+            client.delete_object(Bucket=default_storage.bucket_name, Key=upload.key)
+        upload.delete()
+    return len(stale)
+
+
 def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> CaptionJob:
     """Create a job from a finished direct upload, after checking the object's bytes.
 

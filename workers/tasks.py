@@ -82,3 +82,9 @@ def caption_jobs_requeue_stale() -> int:
 def caption_retention_purge() -> dict:
     """Delete uploads and results past their plan's retention (run by celery beat)."""
     return services.caption_retention_purge()
+
+
+@shared_task(name="workers.tasks.direct_uploads_sweep")
+def direct_uploads_sweep() -> int:
+    """Delete objects of direct uploads that never became a job (run by celery beat)."""
+    return services.direct_uploads_sweep()

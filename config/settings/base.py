@@ -346,6 +346,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.caption_retention_purge",
         "schedule": 15 * 60,
     },
+    "direct-uploads-sweep": {
+        "task": "workers.tasks.direct_uploads_sweep",
+        "schedule": 15 * 60,
+    },
 }
 
 # --- Public API, API keys and outgoing webhooks (issue 7) --------------------------------

@@ -168,6 +168,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
       days_after_initiation = 1
     }
   }
+  rule {
+    # Direct uploads that never became a job (the application sweeps them too).
+    id     = "expire-unclaimed-direct-uploads"
+    status = "Enabled"
+    filter {
+      prefix = "uploads/"
+    }
+    expiration {
+      days = 2
+    }
+  }
 }
 
 resource "aws_s3_bucket_policy" "media_tls_only" {

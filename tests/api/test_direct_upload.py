@@ -84,3 +84,19 @@ def test_bad_options_are_400_before_touching_the_upload(api):
                         {"upload_id": upload["id"], "tone": "sarcastic"}, format="json")
     assert response.status_code == 400 and "tone" in response.json()["details"]
     assert DirectUpload.objects.get(pk=upload["id"]).key in s3_keys()
+
+
+def test_upload_never_turned_into_a_job_is_deleted_after_its_url_expired(api):
+    from datetime import timedelta
+
+    from captions import services
+
+    upload = start_upload(api)
+    put(upload, wav_bytes())
+    row = DirectUpload.objects.get()
+    assert row.key in s3_keys()
+    assert services.direct_uploads_sweep() == 0  # its URL is still valid
+    later = row.expires_at + timedelta(hours=1, seconds=1)
+    assert services.direct_uploads_sweep(now=later) == 1
+    assert row.key not in s3_keys()
+    assert not DirectUpload.objects.exists()
