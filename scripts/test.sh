@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest "$@"
+# Temporary files live in this checkout: pytest otherwise shares /tmp/pytest-of-$USER
+# with every other session on the machine and deletes all but the newest three.
+exec .venv/bin/python -m pytest --basetemp=var/pytest "$@"
