@@ -102,7 +102,12 @@ class Segment:
             if value is not None and math.isfinite(value):
                 data[name] = round(value, 4)
         if self.words is not None:
-            data["words"] = [asdict(w) for w in self.words]
+            # JSON (and PostgreSQL's jsonb) has no NaN: an unknown probability is null.
+            data["words"] = [
+                {**asdict(w), "probability": round(w.probability, 4)
+                 if math.isfinite(w.probability) else None}
+                for w in self.words
+            ]
         return data
 
 
@@ -430,16 +435,22 @@ def _greedy_batch(model, dtask, audio_features, *, temperature: float, sample_le
     return results
 
 
+def _confidence(result: _Decoded) -> float:
+    # A log-probability that is not a number (every candidate suppressed) is no
+    # confidence at all; NaN would otherwise compare False against every threshold.
+    return result.avg_logprob if math.isfinite(result.avg_logprob) else -math.inf
+
+
 def _needs_fallback(result: _Decoded, config: SttConfig) -> bool:
     if _is_silent(result, config):
         return False
     return (result.compression_ratio > config.compression_ratio_threshold
-            or result.avg_logprob < config.logprob_threshold)
+            or _confidence(result) < config.logprob_threshold)
 
 
 def _is_silent(result: _Decoded, config: SttConfig) -> bool:
     return (result.no_speech_prob > config.no_speech_threshold
-            and result.avg_logprob < config.logprob_threshold)
+            and _confidence(result) < config.logprob_threshold)
 
 
 def _decode_windows(model, dtask, features, config: SttConfig) -> list[_Decoded]:
