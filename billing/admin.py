@@ -23,7 +23,9 @@ from .models import (
 from .plans import PLANS
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class NoWrites:
+    """Stripe's truth is changed in Stripe; nothing here is added, edited or deleted."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -32,6 +34,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
+    pass
 
 
 @admin.register(BillingAccount)
@@ -41,20 +47,11 @@ class BillingAccountAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
 
 
-class SubscriptionChangeInline(admin.TabularInline):
+class SubscriptionChangeInline(NoWrites, admin.TabularInline):
     model = SubscriptionChange
     extra = 0
     fields = ["created_at", "from_plan", "from_status", "to_plan", "to_status", "stripe_event_id"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Subscription)

@@ -72,9 +72,8 @@ class JobCancelled(Exception):
 # --- Assets --------------------------------------------------------------------------
 
 
-def _check_size(size: int | None, *, owner) -> None:
-    """400 for an empty file, 413 over the owner's plan's size limit."""
-    limits = billing_selectors.plan_limits_for_user(user=owner)
+def _check_size(size: int | None, *, limits) -> None:
+    """400 for an empty file, 413 over the plan's size limit."""
     max_bytes = limits.max_upload_bytes
     if not size:
         raise ApplicationError("The file is empty.", code="empty_file", status=400)
@@ -88,9 +87,8 @@ def _check_size(size: int | None, *, owner) -> None:
         )
 
 
-def _check_plan_allows_kind(kind: str, *, owner) -> None:
+def _check_plan_allows_kind(kind: str, *, limits) -> None:
     """403 for a video on a plan without video (the plan catalogue's features)."""
-    limits = billing_selectors.plan_limits_for_user(user=owner)
     if kind == MediaKind.VIDEO and not limits.has(Feature.VIDEO):
         raise ApplicationError(
             f"Video uploads are not part of the {limits.plan.name} plan. Upgrade on the "
@@ -121,11 +119,12 @@ def media_asset_create(*, owner, upload) -> MediaAsset:
     limit, 415 when the bytes are not audio, video or an image we accept, 503 when the
     storage does not answer. Nothing is stored then.
     """
-    _check_size(upload.size, owner=owner)
+    limits = billing_selectors.plan_limits_for_user(user=owner)
+    _check_size(upload.size, limits=limits)
     upload.seek(0)
     content_type = _check_content_type(upload.read(SNIFF_BYTES))
     kind, ext = ACCEPTED_TYPES[content_type]
-    _check_plan_allows_kind(kind, owner=owner)
+    _check_plan_allows_kind(kind, limits=limits)
     digest = hashlib.sha256()
     upload.seek(0)
     for chunk in upload.chunks():
@@ -221,8 +220,7 @@ def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> Captio
     the hourly cost cap is used up.
     """
     clean = caption_options_validate(options)
-    caption_job_admission_check(owner=owner)
-    caption_language_check(owner=owner, language=clean["language"])
+    caption_job_admission_check(owner=owner, language=clean["language"])
     client = _s3_client()
     bucket = getattr(default_storage, "bucket_name", None)
     with transaction.atomic():
@@ -245,13 +243,14 @@ def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> Captio
                             if upload.expires_at < timezone.now() else ""),
                 code="upload_not_received", status=409,
             ) from None
+        limits = billing_selectors.plan_limits_for_user(user=owner)
         try:
-            _check_size(head["ContentLength"], owner=owner)
+            _check_size(head["ContentLength"], limits=limits)
             first = client.get_object(Bucket=bucket, Key=upload.key,
                                       Range=f"bytes=0-{SNIFF_BYTES - 1}")
             content_type = _check_content_type(first["Body"].read())
             kind, ext = ACCEPTED_TYPES[content_type]
-            _check_plan_allows_kind(kind, owner=owner)
+            _check_plan_allows_kind(kind, limits=limits)
         except ApplicationError:
             client.delete_object(Bucket=bucket, Key=upload.key)
             raise
@@ -346,30 +345,16 @@ def caption_options_validate(options: dict) -> dict:
     return clean
 
 
-def caption_language_check(*, owner, language: str) -> None:
-    """403 when a caption language is chosen on a plan without translation.
-
-    On such plans captions are written in the language that was spoken ("Same as
-    spoken"); choosing the language is what the catalogue calls translation.
-    """
-    limits = billing_selectors.plan_limits_for_user(user=owner)
-    if language and not limits.has(Feature.TRANSLATION):
-        raise ApplicationError(
-            f"Choosing the caption language is not part of the {limits.plan.name} plan; "
-            "leave it as 'Same as spoken', or upgrade on the billing page.",
-            code="plan_feature_missing", status=403,
-            details={"feature": Feature.TRANSLATION, "plan": limits.plan.code,
-                     "language": "Leave empty for the spoken language."},
-        )
-
-
-def caption_job_admission_check(*, owner, now: datetime | None = None) -> None:
+def caption_job_admission_check(*, owner, language: str = "",
+                                now: datetime | None = None) -> None:
     """The plan's quotas, checked when a job is submitted (web and API alike).
 
     Raises ApplicationError(429) with Retry-After, naming the limit, the use and when it
     resets: jobs per hour (a rolling 60 minutes), audio minutes included per billing
     period (on plans without paid overage) and the hourly cost cap. The cost cap's
     authoritative check is the reservation the worker makes before each paid call.
+    Raises 403 when a caption ``language`` is chosen on a plan without translation (on
+    such plans captions are written in the language that was spoken).
     """
     now = now or timezone.now()
     limits = billing_selectors.plan_limits_for_user(user=owner, now=now)
@@ -405,6 +390,14 @@ def caption_job_admission_check(*, owner, now: datetime | None = None) -> None:
                 headers={"Retry-After": str(retry_after)},
             )
     billing_services.cost_cap_check(user=owner, now=now)
+    if language and not limits.has(Feature.TRANSLATION):
+        raise ApplicationError(
+            f"Choosing the caption language is not part of the {limits.plan.name} plan; "
+            "leave it as 'Same as spoken', or upgrade on the billing page.",
+            code="plan_feature_missing", status=403,
+            details={"feature": Feature.TRANSLATION, "plan": limits.plan.code,
+                     "language": "Leave empty for the spoken language."},
+        )
 
 
 # Subtitle option name -> the ReadabilityLimits field it sets, and how it is described.
@@ -446,8 +439,7 @@ def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     """Validate, store the upload, create the job and queue it once the rows are committed."""
     clean = caption_options_validate(options)
     # Quotas before anything is stored; the worker makes the authoritative cost reservation.
-    caption_job_admission_check(owner=owner)
-    caption_language_check(owner=owner, language=clean["language"])
+    caption_job_admission_check(owner=owner, language=clean["language"])
     asset = media_asset_create(owner=owner, upload=upload)
     try:
         with transaction.atomic():

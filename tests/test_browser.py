@@ -41,6 +41,18 @@ DROP_FILE = """
 """
 
 
+def log_in_new_customer(page, live_server, email: str):
+    """A verified customer, logged in through the login form in ``page``."""
+    user = UserFactory(email=email)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    return user
+
+
 @pytest.fixture
 def browser(monkeypatch):
     # Playwright's sync API keeps an event loop running in this thread; the ORM calls the
@@ -63,16 +75,9 @@ def browser(monkeypatch):
 def test_drag_and_drop_upload_shows_progress_and_the_job_page_updates_live(
     browser, live_server, shared_media, celery_worker_thread, tmp_path
 ):
-    user = UserFactory(email="browser@example.com")
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-
     page = browser.new_page()
     page.add_init_script(RECORD_PROGRESS)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    user = log_in_new_customer(page, live_server, "browser@example.com")
 
     page.goto(f"{live_server.url}/jobs/new/")
     payload = base64.b64encode((shared_media / "jfk.flac").read_bytes()).decode()
@@ -97,14 +102,8 @@ def test_drag_and_drop_upload_shows_progress_and_the_job_page_updates_live(
 
 
 def test_upload_of_a_disguised_file_shows_the_reason_on_the_page(browser, live_server):
-    user = UserFactory(email="browser2@example.com")
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
     page = browser.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in_new_customer(page, live_server, "browser2@example.com")
     page.goto(f"{live_server.url}/jobs/new/")
     page.set_input_files("#id_file", files=[{"name": "song.mp3", "mimeType": "audio/mpeg",
                                              "buffer": b"<?php echo 1; ?>"}])
