@@ -38,6 +38,12 @@ def build_random_checkpoint(path: str, size: str = "micro", seed: int = 0) -> st
     torch.manual_seed(seed)
     dims = ModelDimensions(**DIMENSIONS[size])
     model = Whisper(dims)
+    # Whisper allocates the decoder's positional embedding with torch.empty (trained
+    # checkpoints overwrite it): left as is, it holds whatever memory it got, sometimes
+    # NaN, and the model's every output with it. Give it seeded values like the rest.
+    with torch.no_grad():
+        model.decoder.positional_embedding.normal_(0.0, 0.02)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
     torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
     return path
 

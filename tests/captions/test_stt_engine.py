@@ -168,3 +168,14 @@ def test_segments_with_unknown_probabilities_are_stored_as_valid_json():
     data = segment.as_dict()
     assert "avg_logprob" not in data and data["words"][0]["probability"] is None
     json.dumps(data, allow_nan=False)  # what PostgreSQL's jsonb accepts
+
+
+def test_random_checkpoints_are_finite_and_the_same_for_the_same_seed(tmp_path):
+    from workers.whisper_checkpoint import build_random_checkpoint
+
+    first = torch.load(build_random_checkpoint(str(tmp_path / "a.pt")), weights_only=True)
+    second = torch.load(build_random_checkpoint(str(tmp_path / "b.pt")), weights_only=True)
+    for name, tensor in first["model_state_dict"].items():
+        if tensor.is_floating_point() and name != "decoder.mask":
+            assert torch.isfinite(tensor).all(), name
+        assert torch.equal(tensor, second["model_state_dict"][name]), name
