@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from config.errors import ApplicationError
+from config.forms import form_show_error
 
 from . import selectors, services
 from .forms import ApiKeyForm
@@ -28,11 +29,7 @@ def api_keys(request):
                     expires_at=form.cleaned_data["expires_at"],
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
-                for field, message in exc.details.items():
-                    if field in form.fields:
-                        form.add_error(field, message)
-                status = exc.status
+                status = form_show_error(form, exc)
             else:
                 form = ApiKeyForm()
         else:

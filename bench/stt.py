@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workers import media, stt  # noqa: E402
-from workers.whisper_checkpoint import DIMENSIONS, build_random_checkpoint  # noqa: E402
+from engines import media, stt  # noqa: E402
+from engines.whisper_checkpoint import DIMENSIONS, build_random_checkpoint  # noqa: E402
 
 SHARED_MEDIA = ROOT.parent / "shared" / "media"
 CLIPS = [

@@ -14,11 +14,11 @@ from .models import (
     CostReservation,
     CostWindow,
     OverageReport,
+    StripeEvent,
+    StripeEventStatus,
     Subscription,
     SubscriptionChange,
     UsageRecord,
-    WebhookEvent,
-    WebhookEventStatus,
 )
 from .plans import PLANS
 
@@ -70,7 +70,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context=extra_context)
 
 
-@admin.register(WebhookEvent)
+@admin.register(StripeEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["stripe_event_id", "type", "status", "attempts", "deliveries",
                     "stripe_created", "received_at"]
@@ -80,15 +80,15 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     actions = ["reprocess_events"]
 
     def has_reprocess_permission(self, request):
-        return request.user.has_perm("billing.reprocess_webhookevent")
+        return request.user.has_perm("billing.reprocess_stripeevent")
 
     @admin.action(description="Handle selected failed events again", permissions=["reprocess"])
     def reprocess_events(self, request, queryset):
         done = 0
-        for event in queryset.filter(status=WebhookEventStatus.FAILED):
+        for event in queryset.filter(status=StripeEventStatus.FAILED):
             event = services.stripe_event_process(event_pk=event.pk)
             self.log_change(request, event, f"Reprocessed: {event.status}")
-            if event.status == WebhookEventStatus.PROCESSED:
+            if event.status == StripeEventStatus.PROCESSED:
                 done += 1
             else:
                 self.message_user(request, f"{event.stripe_event_id}: {event.error}",

@@ -7,6 +7,7 @@ objects and are changed only by ``billing.services``, never by hand in the admin
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .plans import plan_choices
 
@@ -73,14 +74,14 @@ class Subscription(models.Model):
         return f"{self.stripe_subscription_id} {self.plan_code} ({self.status})"
 
 
-class WebhookEventStatus(models.TextChoices):
+class StripeEventStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     PROCESSED = "processed", "Processed"
     IGNORED = "ignored", "Ignored (type not handled)"
     FAILED = "failed", "Failed (will be retried)"
 
 
-class WebhookEvent(models.Model):
+class StripeEvent(models.Model):
     """Every verified Stripe delivery, stored before it is handled; one row per event id."""
 
     stripe_event_id = models.CharField(max_length=255, unique=True)
@@ -90,7 +91,7 @@ class WebhookEvent(models.Model):
     stripe_created = models.DateTimeField()
     payload = models.JSONField()
     status = models.CharField(
-        max_length=12, choices=WebhookEventStatus.choices, default=WebhookEventStatus.RECEIVED,
+        max_length=12, choices=StripeEventStatus.choices, default=StripeEventStatus.RECEIVED,
         db_index=True,
     )
     attempts = models.PositiveIntegerField(default=0)
@@ -104,7 +105,7 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        permissions = [("reprocess_webhookevent", "Can handle failed Stripe events again")]
+        permissions = [("reprocess_stripeevent", "Can handle failed Stripe events again")]
 
     def __str__(self) -> str:
         return f"{self.stripe_event_id} {self.type} ({self.status})"
@@ -160,6 +161,8 @@ class OverageReport(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its task was last sent (by the outbox, at commit or by the sweep).
+    queued_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,24 +22,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from config.outbox import Message, outbox_send_on_commit
 
 from . import selectors, stripe_gateway
 from .models import (
     BillingAccount,
-    CostReservation,
-    CostWindow,
     OverageReport,
     OverageReportStatus,
-    ReservationStatus,
+    StripeEvent,
+    StripeEventStatus,
     Subscription,
     SubscriptionChange,
     SubscriptionStatus,
     UsageRecord,
-    WebhookEvent,
-    WebhookEventStatus,
 )
 from .plans import Plan, plan_for_price_id, plan_get
-from .selectors import cost_window_seconds_left, cost_window_start, hourly_cap_micros_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +168,7 @@ def billing_portal_start(*, user) -> str:
 # --- Webhooks --------------------------------------------------------------------------
 
 
-def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookEvent:
+def stripe_webhook_receive(*, payload: bytes, signature: str) -> StripeEvent:
     """Verify, store, then handle one webhook delivery.
 
     Raises ApplicationError 400 for a bad or stale signature or a body that is not an
@@ -192,7 +189,7 @@ def stripe_webhook_receive(*, payload: bytes, signature: str) -> WebhookEvent:
     return stripe_event_process(event_pk=stored.pk)
 
 
-def stripe_event_store(*, event: dict) -> WebhookEvent:
+def stripe_event_store(*, event: dict) -> StripeEvent:
     """Record a verified event; a redelivery of a known id only counts the delivery."""
     defaults = {
         "type": event["type"][:100],
@@ -203,21 +200,21 @@ def stripe_event_store(*, event: dict) -> WebhookEvent:
     }
     try:
         with transaction.atomic():
-            stored, created = WebhookEvent.objects.get_or_create(
+            stored, created = StripeEvent.objects.get_or_create(
                 stripe_event_id=event["id"][:255], defaults=defaults
             )
     except IntegrityError:
         # Another delivery of the same event inserted it between our read and write.
-        stored, created = WebhookEvent.objects.get(stripe_event_id=event["id"][:255]), False
+        stored, created = StripeEvent.objects.get(stripe_event_id=event["id"][:255]), False
     if not created:
-        WebhookEvent.objects.filter(pk=stored.pk).update(deliveries=F("deliveries") + 1)
+        StripeEvent.objects.filter(pk=stored.pk).update(deliveries=F("deliveries") + 1)
     return stored
 
 
-FINISHED_EVENT_STATUSES = frozenset({WebhookEventStatus.PROCESSED, WebhookEventStatus.IGNORED})
+FINISHED_EVENT_STATUSES = frozenset({StripeEventStatus.PROCESSED, StripeEventStatus.IGNORED})
 
 
-def stripe_event_process(*, event_pk: int) -> WebhookEvent:
+def stripe_event_process(*, event_pk: int) -> StripeEvent:
     """Handle a stored event once. Safe to call for any delivery, in parallel too.
 
     The event row is locked for the whole handling, so parallel deliveries wait and
@@ -225,14 +222,14 @@ def stripe_event_process(*, event_pk: int) -> WebhookEvent:
     it made is rolled back and only the failure is recorded.
     """
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        event = StripeEvent.objects.select_for_update().get(pk=event_pk)
         if event.status in FINISHED_EVENT_STATUSES:
             return event
         handler = EVENT_HANDLERS.get(event.type)
         event.attempts += 1
         event.last_attempt_at = timezone.now()
         if handler is None:
-            event.status = WebhookEventStatus.IGNORED
+            event.status = StripeEventStatus.IGNORED
             event.outcome = "Not a type we act on."
             event.processed_at = event.last_attempt_at
             event.save()
@@ -242,10 +239,10 @@ def stripe_event_process(*, event_pk: int) -> WebhookEvent:
                 outcome = handler(event)
         except Exception as exc:
             logger.exception("Stripe event %s (%s) failed", event.stripe_event_id, event.type)
-            event.status = WebhookEventStatus.FAILED
+            event.status = StripeEventStatus.FAILED
             event.error = f"{exc.__class__.__name__}: {exc}"[:5000]
         else:
-            event.status = WebhookEventStatus.PROCESSED
+            event.status = StripeEventStatus.PROCESSED
             event.outcome = outcome[:5000]
             event.error = ""
             event.processed_at = timezone.now()
@@ -253,11 +250,11 @@ def stripe_event_process(*, event_pk: int) -> WebhookEvent:
         return event
 
 
-def _object(event: WebhookEvent) -> dict:
+def _object(event: StripeEvent) -> dict:
     return event.payload.get("data", {}).get("object", {})
 
 
-def _on_checkout_completed(event: WebhookEvent) -> str:
+def _on_checkout_completed(event: StripeEvent) -> str:
     session = _object(event)
     if session.get("mode") != "subscription" or not session.get("subscription"):
         return "Not a subscription checkout."
@@ -271,7 +268,7 @@ def _on_checkout_completed(event: WebhookEvent) -> str:
                               event=event, account=account)
 
 
-def _on_subscription_event(event: WebhookEvent) -> str:
+def _on_subscription_event(event: StripeEvent) -> str:
     snapshot = _object(event)
     return subscription_apply(snapshot=snapshot, as_of=event.stripe_created, event=event)
 
@@ -283,7 +280,7 @@ def _invoice_subscription_id(invoice: dict) -> str:
     return sub["id"] if isinstance(sub, dict) else sub
 
 
-def _on_invoice_event(event: WebhookEvent) -> str:
+def _on_invoice_event(event: StripeEvent) -> str:
     invoice = _object(event)
     subscription_id = _invoice_subscription_id(invoice)
     if not subscription_id:
@@ -332,7 +329,7 @@ def _base_item(snapshot: dict) -> tuple[dict, Plan]:
 
 
 def subscription_apply(
-    *, snapshot: dict, as_of: datetime, event: WebhookEvent | None = None,
+    *, snapshot: dict, as_of: datetime, event: StripeEvent | None = None,
     account: BillingAccount | None = None,
 ) -> str:
     """Make our row for a Stripe subscription match ``snapshot``, unless it is stale.
@@ -445,14 +442,16 @@ def usage_record_job(*, user, job_id, audio_seconds: float) -> UsageRecord | Non
                 identifier=f"cg-overage-{record.job_id}",
                 seconds=overage,
             )
-            transaction.on_commit(lambda: overage_report_enqueue(report_id=report.pk))
+            outbox_send_on_commit(_overage_report_message(report.pk))
     return record
 
 
-def overage_report_enqueue(*, report_id: int) -> None:
-    from .tasks import overage_report_send
+OVERAGE_REPORT_TASK = "billing.tasks.overage_report_send"
 
-    overage_report_send.delay(report_id)
+
+def _overage_report_message(report_id: int) -> Message:
+    return Message(task=OVERAGE_REPORT_TASK, args=(report_id,),
+                   subject=f"overage report {report_id}")
 
 
 def overage_report_send(*, report_id: int) -> OverageReport:
@@ -491,195 +490,15 @@ def overage_report_send(*, report_id: int) -> OverageReport:
     raise _gateway_error(failure) from failure
 
 
-def overage_reports_resend(*, older_than: timedelta = timedelta(minutes=10)) -> int:
-    """Send reports whose task was lost or gave up (a broker restart, a long Stripe outage).
+def overage_reports_pending(*, cutoff: datetime, now: datetime) -> list[Message]:
+    """The outbox's view of overage reports: not sent, and last queued before ``cutoff``.
 
-    Returns how many were sent now; the others stay for the next sweep.
+    A report whose task was lost (a broker restart) or gave up (a long Stripe outage)
+    is queued again; it is touched so the next sweep waits a full period.
     """
-    cutoff = timezone.now() - older_than
-    sent = 0
-    stuck = OverageReport.objects.filter(
+    stuck = list(OverageReport.objects.filter(
         status__in=[OverageReportStatus.PENDING, OverageReportStatus.FAILED],
-        created_at__lt=cutoff,
-    ).values_list("pk", flat=True)
-    for report_id in list(stuck[:500]):
-        try:
-            overage_report_send(report_id=report_id)
-        except ApplicationError:
-            continue
-        sent += 1
-    return sent
-
-
-# --- Hourly API cost ledger ---------------------------------------------------------
-# The hourly cost ledger: reserve before a paid call, settle after it, release on failure.
-#
-# The ledger lives in PostgreSQL and is the only source of truth. A cap holds under
-# any concurrency because reserving takes a row lock on the user's ``CostWindow`` row
-# for the hour and checks ``settled + reserved + amount <= cap`` while holding it;
-# settling and releasing take the same lock. No counter lives in Redis, so a Redis
-# restart can never cause overspend.
-#
-# The window is the clock hour in UTC. A reservation and its settlement stay in the
-# window where the reservation was made; the cap resets at the top of each hour.
-#
-# A reservation is for the most the call can cost (for the LLM: the prompt's tokens
-# plus ``max_tokens`` of output at the model's prices), so settling never raises
-# spend above what was admitted; a settlement above its reservation is clamped to it
-# and logged, because the cap is the promise we make to the customer.
-
-
-def format_dollars(micros: int) -> str:
-    return f"${micros / 1_000_000:,.2f}"
-
-
-class CostCapExceeded(ApplicationError):
-    """429 with Retry-After: the user's hourly budget cannot cover this call."""
-
-    def __init__(self, *, cap: int, spent: int, amount: int, retry_after: int, resets_at):
-        super().__init__(
-            f"Hourly API cost cap reached: {format_dollars(spent)} of your "
-            f"{format_dollars(cap)} per hour is used or reserved, and this step needs up to "
-            f"{format_dollars(amount)}. The cap resets at {resets_at:%H:%M} UTC "
-            f"(in {retry_after} seconds).",
-            code="cost_cap_exceeded",
-            status=429,
-            details={"limit": "hourly_cost_cap", "cap_micros": cap, "used_micros": spent,
-                     "requested_micros": amount, "resets_at": resets_at.isoformat()},
-            headers={"Retry-After": str(retry_after)},
-        )
-        self.retry_after = retry_after
-
-
-def _locked_window(*, user, start: datetime) -> CostWindow:
-    """The user's window row for ``start``, created if needed, locked FOR UPDATE."""
-    window = CostWindow.objects.select_for_update().filter(user=user, window_start=start).first()
-    if window is not None:
-        return window
-    try:
-        with transaction.atomic():
-            CostWindow.objects.create(user=user, window_start=start)
-    except IntegrityError:
-        pass  # another transaction created it first; lock theirs
-    return CostWindow.objects.select_for_update().get(user=user, window_start=start)
-
-
-def cost_reservation_create(
-    *, user, key: str, amount_micros: int, kind: str, job_id=None, now: datetime | None = None
-) -> CostReservation:
-    """Reserve ``amount_micros`` of the user's hourly budget for one paid call.
-
-    Idempotent per ``key``: a redelivered call gets its existing reservation back,
-    unless that one was released (the call failed, or its worker died and the sweeper
-    freed it): a call made again must fit under the cap again, like a new one.
-    Raises CostCapExceeded (HTTP 429 with Retry-After) when the budget cannot cover it.
-    """
-    if amount_micros < 0:
-        raise ValueError("a reservation cannot be negative")
-    now = now or timezone.now()
-    start = cost_window_start(now)
-    cap = hourly_cap_micros_for_user(user=user)
-    with transaction.atomic():
-        window = _locked_window(user=user, start=start)
-        existing = CostReservation.objects.select_for_update().filter(key=key).first()
-        if existing is not None and existing.status != ReservationStatus.RELEASED:
-            return existing
-        if window.spent_micros + amount_micros > cap:
-            retry_after = cost_window_seconds_left(now)
-            raise CostCapExceeded(cap=cap, spent=window.spent_micros, amount=amount_micros,
-                                  retry_after=retry_after,
-                                  resets_at=start + timedelta(hours=1))
-        window.reserved_micros += amount_micros
-        window.save(update_fields=["reserved_micros"])
-        expires_at = now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS)
-        if existing is not None:
-            # Released before: it held nothing, so it moves to this hour as a new hold.
-            existing.window, existing.status = window, ReservationStatus.RESERVED
-            existing.reserved_micros, existing.settled_micros = amount_micros, None
-            existing.created_at, existing.expires_at, existing.finished_at = now, expires_at, None
-            existing.save()
-            return existing
-        try:
-            with transaction.atomic():
-                return CostReservation.objects.create(
-                    user=user, window=window, key=key, kind=kind, job_id=job_id,
-                    reserved_micros=amount_micros, created_at=now, expires_at=expires_at,
-                )
-        except IntegrityError:
-            # The same call reserved concurrently in another hour's window: keep that one.
-            window.reserved_micros -= amount_micros
-            window.save(update_fields=["reserved_micros"])
-            return CostReservation.objects.get(key=key)
-
-
-def _finish(key: str, *, settled_micros: int | None) -> CostReservation | None:
-    with transaction.atomic():
-        reservation = CostReservation.objects.filter(key=key).select_related("window").first()
-        if reservation is None:
-            return None
-        window = CostWindow.objects.select_for_update().get(pk=reservation.window_id)
-        reservation = CostReservation.objects.select_for_update().get(pk=reservation.pk)
-        if reservation.status != ReservationStatus.RESERVED:
-            return reservation  # settled or released already: a redelivery changes nothing
-        window.reserved_micros -= reservation.reserved_micros
-        if settled_micros is None:
-            reservation.status = ReservationStatus.RELEASED
-        else:
-            if settled_micros > reservation.reserved_micros:
-                logger.error("cost %s above reservation %s for %s; clamped", settled_micros,
-                             reservation.reserved_micros, key)
-                settled_micros = reservation.reserved_micros
-            window.settled_micros += max(settled_micros, 0)
-            reservation.settled_micros = max(settled_micros, 0)
-            reservation.status = ReservationStatus.SETTLED
-        reservation.finished_at = timezone.now()
-        window.save(update_fields=["reserved_micros", "settled_micros"])
-        reservation.save(update_fields=["status", "settled_micros", "finished_at"])
-        return reservation
-
-
-def cost_reservation_settle(*, key: str, actual_micros: int) -> CostReservation | None:
-    """Record the call's actual cost. Settling the same key twice charges once."""
-    return _finish(key, settled_micros=actual_micros)
-
-
-def cost_reservation_release(*, key: str) -> CostReservation | None:
-    """The call failed or never happened: give the reserved budget back."""
-    return _finish(key, settled_micros=None)
-
-
-def cost_reservations_extend(*, job_id, now: datetime | None = None) -> int:
-    """Keep a running job's reservations from being swept while its worker is alive.
-
-    Called from the job's lease heartbeat, so a long transcription is never released
-    (and its budget handed to other calls) while it is still being paid for.
-    """
-    now = now or timezone.now()
-    return CostReservation.objects.filter(
-        job_id=job_id, status=ReservationStatus.RESERVED
-    ).update(expires_at=now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS))
-
-
-def cost_reservations_sweep(*, now: datetime | None = None) -> int:
-    """Release reservations whose worker died before settling them. Returns how many."""
-    now = now or timezone.now()
-    keys = list(
-        CostReservation.objects.filter(status=ReservationStatus.RESERVED, expires_at__lt=now)
-        .values_list("key", flat=True)[:1000]
-    )
-    for key in keys:
-        cost_reservation_release(key=key)
-    return len(keys)
-
-
-def cost_cap_check(*, user, amount_micros: int = 0, now: datetime | None = None) -> None:
-    """The fast check at submission: refuse with 429 when the hour's budget is used up."""
-    now = now or timezone.now()
-    start = cost_window_start(now)
-    cap = hourly_cap_micros_for_user(user=user)
-    window = CostWindow.objects.filter(user=user, window_start=start).first()
-    spent = window.spent_micros if window else 0
-    if spent + amount_micros > cap or (amount_micros == 0 and spent >= cap):
-        raise CostCapExceeded(cap=cap, spent=spent, amount=amount_micros,
-                              retry_after=cost_window_seconds_left(now),
-                              resets_at=start + timedelta(hours=1))
+        queued_at__lt=cutoff,
+    ).values_list("pk", flat=True)[:500])
+    OverageReport.objects.filter(pk__in=stuck).update(queued_at=now)
+    return [_overage_report_message(report_id) for report_id in stuck]

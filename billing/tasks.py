@@ -1,17 +1,18 @@
-"""Celery tasks for billing: thin shells around ``billing.services``."""
+"""Celery tasks for billing: thin shells around ``billing.services`` and the cost ledger."""
 
 import logging
 
 from celery import shared_task
 
 from config.errors import ApplicationError
+from config.outbox import outbox_sweep
 
-from . import services
+from . import cost_ledger, services
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, name="billing.tasks.overage_report_send", max_retries=12)
+@shared_task(bind=True, name=services.OVERAGE_REPORT_TASK, max_retries=12)
 def overage_report_send(self, report_id: int) -> None:
     try:
         services.overage_report_send(report_id=report_id)
@@ -23,4 +24,14 @@ def overage_report_send(self, report_id: int) -> None:
 
 @shared_task(name="billing.tasks.overage_reports_resend")
 def overage_reports_resend() -> int:
-    return services.overage_reports_resend()
+    """Kept for messages queued by an earlier release: the outbox sweep does this now."""
+    return outbox_sweep(sources=["overage_report"])["overage_report"]
+
+
+@shared_task(name="workers.tasks.cost_reservations_sweep")
+def cost_reservations_sweep() -> int:
+    """Release reservations of workers that died before settling (run by celery beat)."""
+    released = cost_ledger.cost_reservations_sweep()
+    if released:
+        logger.warning("released %d expired cost reservations", released)
+    return released

@@ -15,7 +15,7 @@ from captions import selectors as caption_selectors
 from config.errors import ApplicationError
 
 from . import selectors, services, stripe_gateway
-from .models import WebhookEventStatus
+from .models import StripeEventStatus
 from .plans import PLANS
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,6 @@ def stripe_webhook(request):
     except ApplicationError as exc:
         return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status)
     body = {"id": event.stripe_event_id, "status": event.status}
-    if event.status == WebhookEventStatus.FAILED:
+    if event.status == StripeEventStatus.FAILED:
         return JsonResponse({**body, "error": "handler failed; retry later"}, status=500)
     return JsonResponse(body)

@@ -1,65 +1,65 @@
+"""The new-job form: the file, and the caption options built from ``captions.options``.
+
+The option fields render the choices, defaults, ranges and labels declared there but
+judge nothing themselves: the submission service checks the values with
+``caption_options_validate`` and its messages are shown beside each field, exactly as
+the API reports them.
+"""
+
 from django import forms
 
-from .exports import LIMIT_RANGES, ReadabilityLimits
-from .languages import LANGUAGE_CHOICES
-from .models import CUSTOM_INSTRUCTION_MAX_CHARS, Length, Platform, Tone
+from .options import OPTIONS, Option
+
+
+class _AsSent:
+    """A form field that passes on what its widget read; the options check judges it."""
+
+    def clean(self, value):
+        return value
+
+
+class _AsSentChoice(_AsSent, forms.ChoiceField):
+    pass
+
+
+class _AsSentInteger(_AsSent, forms.IntegerField):
+    pass
+
+
+class _AsSentBoolean(_AsSent, forms.BooleanField):
+    pass
+
+
+class _AsSentText(_AsSent, forms.CharField):
+    pass
+
+
+def _form_field(option: Option) -> forms.Field:
+    common = {"label": option.label, "help_text": option.help, "required": False,
+              "initial": option.default}
+    if option.kind == "choice":
+        return _AsSentChoice(choices=option.choices, **common)
+    if option.kind == "int":
+        return _AsSentInteger(min_value=option.low, max_value=option.high, **common)
+    if option.kind == "bool":
+        return _AsSentBoolean(**common)
+    return _AsSentText(
+        max_length=option.max_chars,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": option.max_chars}), **common,
+    )
 
 
 class CaptionJobForm(forms.Form):
-    # Subtitle fields are optional: left empty, the defaults of ReadabilityLimits apply.
     file = forms.FileField(
         label="Media file",
         help_text="Audio, video or an image. The type is checked from the file's contents.",
     )
-    tone = forms.ChoiceField(choices=Tone.choices, initial=Tone.CASUAL)
-    length = forms.ChoiceField(choices=Length.choices, initial=Length.MEDIUM)
-    platform = forms.ChoiceField(choices=Platform.choices, initial=Platform.INSTAGRAM)
-    language = forms.ChoiceField(
-        choices=LANGUAGE_CHOICES, required=False, label="Caption language"
-    )
-    variant_count = forms.IntegerField(
-        min_value=1, max_value=5, initial=3, label="Number of caption variants"
-    )
-    hashtags = forms.BooleanField(required=False, initial=True, label="Add hashtags")
-    emoji = forms.BooleanField(required=False, initial=True, label="Allow emoji")
-    custom_instruction = forms.CharField(
-        required=False,
-        max_length=CUSTOM_INSTRUCTION_MAX_CHARS,
-        label="Note for the writer (optional)",
-        help_text=f"Up to {CUSTOM_INSTRUCTION_MAX_CHARS} characters, e.g. "
-        "'mention our spring sale'.",
-        widget=forms.Textarea(attrs={"rows": 2, "maxlength": CUSTOM_INSTRUCTION_MAX_CHARS}),
-    )
-    word_timestamps = forms.BooleanField(
-        required=False, label="Time each word",
-        help_text="Subtitles follow speech more closely; transcription takes a little longer.",
-    )
-    subtitle_max_chars_per_line = forms.IntegerField(
-        required=False,
-        min_value=LIMIT_RANGES["max_chars_per_line"][0],
-        max_value=LIMIT_RANGES["max_chars_per_line"][1],
-        initial=ReadabilityLimits.max_chars_per_line, label="Subtitle characters per line",
-    )
-    subtitle_max_lines = forms.IntegerField(
-        required=False,
-        min_value=LIMIT_RANGES["max_lines_per_cue"][0],
-        max_value=LIMIT_RANGES["max_lines_per_cue"][1],
-        initial=ReadabilityLimits.max_lines_per_cue, label="Subtitle lines",
-    )
-    subtitle_max_chars_per_second = forms.IntegerField(
-        required=False,
-        min_value=LIMIT_RANGES["max_chars_per_second"][0],
-        max_value=LIMIT_RANGES["max_chars_per_second"][1],
-        initial=ReadabilityLimits.max_chars_per_second,
-        label="Subtitle reading speed (characters per second)",
-    )
-    subtitle_min_cue_ms = forms.IntegerField(
-        required=False,
-        min_value=LIMIT_RANGES["min_cue_ms"][0], max_value=LIMIT_RANGES["min_cue_ms"][1],
-        initial=ReadabilityLimits.min_cue_ms, label="Shortest subtitle (ms)",
-    )
-    subtitle_max_cue_ms = forms.IntegerField(
-        required=False,
-        min_value=LIMIT_RANGES["max_cue_ms"][0], max_value=LIMIT_RANGES["max_cue_ms"][1],
-        initial=ReadabilityLimits.max_cue_ms, label="Longest subtitle (ms)",
-    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for option in OPTIONS:
+            self.fields[option.name] = _form_field(option)
+
+    def options(self) -> dict:
+        """The caption options as sent, for the submission service to check."""
+        return {o.name: self.cleaned_data.get(o.name) for o in OPTIONS}

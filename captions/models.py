@@ -157,7 +157,7 @@ class CaptionJob(models.Model):
     engine_versions = models.JSONField(default=dict, blank=True)
     # Seconds spent in each stage of the latest attempt.
     stage_seconds = models.JSONField(default=dict, blank=True)
-    # The prompt the captions were written with (kept in code in ``workers/prompts.py``).
+    # The prompt the captions were written with (in ``engines/caption_writer/prompts.py``).
     prompt_id = models.CharField(max_length=50, blank=True)
     prompt_version = models.CharField(max_length=20, blank=True)
     # Totals over every model call that returned, across all attempts: what was spent.

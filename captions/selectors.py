@@ -4,7 +4,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from billing import selectors as billing_selectors
+from billing import quotas as billing_quotas
 
 from . import exports
 from .models import CaptionJob, CaptionVariant, JobStatus, Transcript
@@ -57,32 +57,17 @@ def usage_for_owner(*, owner, since, until) -> dict:
     }
 
 
-def caption_quota_usage(*, owner, now: datetime | None = None) -> dict:
-    """The plan's quotas and what the owner has used of each, right now.
+def caption_job_submission_times(*, owner, since: datetime) -> QuerySet:
+    """When the owner's jobs created after ``since`` were submitted, newest first (lazy)."""
+    return (CaptionJob.objects.filter(owner=owner, created_at__gt=since)
+            .order_by("-created_at").values_list("created_at", flat=True))
 
-    What the billing page, ``GET /api/v1/usage`` and the admin show; the same numbers
-    ``services.caption_job_admission_check`` enforces.
-    """
+
+def caption_quota_usage(*, owner, now: datetime | None = None) -> dict:
+    """Billing's quota usage for the owner, with the jobs they submitted in the last hour."""
     now = now or timezone.now()
-    limits = billing_selectors.plan_limits_for_user(user=owner, now=now)
-    start, end = billing_selectors.billing_period_for_user(user=owner, now=now)
-    used, overage = billing_selectors.usage_seconds_between(user=owner, start=start, end=end)
-    cost = billing_selectors.cost_usage_for_window(user=owner, moment=now)
     jobs = CaptionJob.objects.filter(owner=owner, created_at__gt=now - timedelta(hours=1))
-    return {
-        "plan": {"code": limits.plan.code, "name": limits.plan.name},
-        "billing_period": {"start": start, "end": end},
-        "audio_seconds": {"included": limits.included_audio_seconds, "used": used,
-                          "overage": overage, "overage_allowed": limits.overage_allowed},
-        "jobs_last_hour": {"allowed": limits.jobs_per_hour, "used": jobs.count()},
-        "cost_this_hour": {
-            "window_start": cost["window_start"], "window_end": cost["window_end"],
-            "cap_micros": cost["cap_micros"], "settled_micros": cost["settled_micros"],
-            "reserved_micros": cost["reserved_micros"],
-        },
-        "max_upload_bytes": limits.max_upload_bytes,
-        "max_media_seconds": limits.max_media_seconds,
-    }
+    return billing_quotas.quota_usage(user=owner, jobs_last_hour=jobs.count(), now=now)
 
 
 # Export format -> (content type, file extension).

@@ -2,8 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
-from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import ApplicationError
+from config.forms import form_show_error
 
 from . import selectors, services
 from .forms import CaptionJobForm
@@ -33,17 +32,12 @@ def job_new(request):
     headers: dict = {}
     if request.method == "POST":
         if form.is_valid():
-            options = {k: v for k, v in form.cleaned_data.items() if k != "file"}
             try:
                 job = services.caption_job_submit(
-                    owner=request.user, upload=form.cleaned_data["file"], options=options
+                    owner=request.user, upload=form.cleaned_data["file"], options=form.options()
                 )
             except ApplicationError as exc:
-                form.add_error(None, exc.message)
-                for field, message in exc.details.items():
-                    if field in form.fields:
-                        form.add_error(field, message)
-                status = exc.status
+                status = form_show_error(form, exc)
                 headers = exc.headers
             else:
                 url = reverse("captions:job_detail", args=[job.pk])
@@ -125,30 +119,3 @@ def job_cancel(request, job_id):
 @require_POST
 def job_retry(request, job_id):
     return _job_action(request, job_id, services.caption_job_retry, "The job was queued again.")
-
-
-@require_GET
-def healthz(request):
-    """Liveness: the process answers."""
-    return JsonResponse({"status": "ok"})
-
-
-@never_cache
-@require_GET
-def readyz(request):
-    """Readiness: the database and the cache answer."""
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        cache.set("readyz", "1", 5)
-        checks["cache"] = "ok" if cache.get("readyz") == "1" else "error"
-    except Exception as exc:  # noqa: BLE001
-        checks["cache"] = f"error: {exc.__class__.__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status=200 if ready else 503)

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from captions import views as caption_views
+from config import health
 
 urlpatterns = [
     path("", include("captions.urls")),
@@ -13,12 +13,12 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("config.api_urls")),
+    path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
-    path("healthz", caption_views.healthz, name="healthz"),
-    path("readyz", caption_views.readyz, name="readyz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
 
 

@@ -11,7 +11,9 @@ export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.local}"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 VAR_DIR="${CAPTIONS_VAR_DIR:-var}"
-mkdir -p "$VAR_DIR/log"
+# Settings create no folders; the embedded defaults' folders are made here (the database,
+# logs, and the filesystem broker's messages and control files).
+mkdir -p "$VAR_DIR/log" "$VAR_DIR/celery/out" "$VAR_DIR/celery/processed" "$VAR_DIR/celery/control"
 
 .venv/bin/python manage.py migrate --noinput >"$VAR_DIR/log/migrate.log"
 

@@ -8,4 +8,5 @@ ensure_venv
 .venv/bin/ruff check .
 # Temporary files live in this checkout: pytest otherwise shares /tmp/pytest-of-$USER
 # with every other session on the machine and deletes all but the newest three.
+mkdir -p var
 exec .venv/bin/python -m pytest --basetemp=var/pytest "$@"

@@ -66,7 +66,7 @@ def _fresh_cache():
 @pytest.fixture(scope="session")
 def whisper_checkpoint(tmp_path_factory) -> str:
     """A micro Whisper with random weights, saved in the real checkpoint format."""
-    from workers.whisper_checkpoint import build_random_checkpoint
+    from engines.whisper_checkpoint import build_random_checkpoint
 
     return build_random_checkpoint(str(tmp_path_factory.mktemp("whisper") / "micro.pt"))
 

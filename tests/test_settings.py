@@ -21,6 +21,7 @@ print(json.dumps({
     "storage": settings.STORAGES["default"]["BACKEND"],
     "storage_options": {k: str(v) for k, v in settings.STORAGES["default"]["OPTIONS"].items()},
     "broker": settings.CELERY_BROKER_URL,
+    "broker_options": getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
 }))
 """
 
@@ -42,6 +43,15 @@ def test_no_variables_means_sqlite_local_files_filesystem_broker_and_local_memor
     assert conf["storage"] == "django.core.files.storage.FileSystemStorage"
     assert conf["storage_options"]["location"] == str(tmp_path / "var" / "media")
     assert conf["broker"] == "filesystem://"
+    # kombu would otherwise keep its exchange tables in ./control of whatever folder
+    # the process started in.
+    assert conf["broker_options"]["control_folder"] == str(tmp_path / "var" / "celery" / "control")
+
+
+def test_importing_settings_creates_no_folders(tmp_path):
+    result = settings_in_subprocess("config.settings.local", {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == [], "scripts/run.sh makes the folders, not the settings"
 
 
 def test_environment_switches_to_postgres_redis_and_s3(tmp_path):

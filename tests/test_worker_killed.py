@@ -19,6 +19,7 @@ from django.db import connection
 from billing.models import CostReservation
 from captions import services
 from captions.models import CaptionJob, JobStatus, Transcript
+from config.outbox import outbox_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +89,7 @@ def test_job_of_a_killed_worker_is_finished_once_by_another(
 
     with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "gpu"],
                       loglevel="WARNING", shutdown_timeout=30):
-        assert services.caption_jobs_requeue_stale() == 1
+        assert outbox_sweep(sources=["caption_job"]) == {"caption_job": 1}
         wait_for(lambda: CaptionJob.objects.get(pk=job.pk).status in
                  (JobStatus.DONE, JobStatus.FAILED), 120, "the job to finish")
     job.refresh_from_db()

@@ -1,8 +1,8 @@
 from django import forms
 
-from .models import SUBSCRIBABLE_EVENTS, WebhookEvent
+from .models import SUBSCRIBABLE_EVENTS, OutboundEventType
 
-EVENT_CHOICES = [(e.value, WebhookEvent(e).label) for e in SUBSCRIBABLE_EVENTS]
+EVENT_CHOICES = [(e.value, OutboundEventType(e).label) for e in SUBSCRIBABLE_EVENTS]
 
 
 class WebhookEndpointForm(forms.Form):

@@ -6,13 +6,13 @@ from django.conf import settings
 from django.db import models
 
 
-class WebhookEvent(models.TextChoices):
+class OutboundEventType(models.TextChoices):
     JOB_COMPLETED = "job.completed", "A job finished with results"
     JOB_FAILED = "job.failed", "A job failed"
     PING = "ping", "A test event sent on request"
 
 
-SUBSCRIBABLE_EVENTS = (WebhookEvent.JOB_COMPLETED, WebhookEvent.JOB_FAILED)
+SUBSCRIBABLE_EVENTS = (OutboundEventType.JOB_COMPLETED, OutboundEventType.JOB_FAILED)
 
 
 class WebhookEndpoint(models.Model):
@@ -48,7 +48,7 @@ class WebhookDelivery(models.Model):
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)
-    event_type = models.CharField(max_length=30, choices=WebhookEvent.choices)
+    event_type = models.CharField(max_length=30, choices=OutboundEventType.choices)
     payload = models.JSONField()
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

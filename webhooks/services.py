@@ -16,28 +16,32 @@ import logging
 import random
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import selectors as billing_selectors
 from billing.plans import Feature
 from config.errors import ApplicationError
+from config.outbox import Message, outbox_send, outbox_send_on_commit
 
 from . import transport
 from .models import (
     SUBSCRIBABLE_EVENTS,
     DeliveryStatus,
+    OutboundEventType,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
-    WebhookEvent,
 )
 
 logger = logging.getLogger(__name__)
+
+WEBHOOK_DELIVERY_TASK = "workers.tasks.webhook_delivery_send"
 
 SIGNATURE_HEADER = "Caption-Signature"
 MAX_ENDPOINTS_PER_OWNER = 10
@@ -127,16 +131,31 @@ def webhook_event_publish(*, owner, event_type: str, data: dict) -> list[Webhook
         for endpoint in WebhookEndpoint.objects.filter(owner=owner)
         if event_type in endpoint.events
     ]
-    if deliveries:
-        ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: [webhook_delivery_enqueue(delivery_id=i) for i in ids])
+    for delivery in deliveries:
+        outbox_send_on_commit(webhook_delivery_message(delivery_id=delivery.pk))
     return deliveries
 
 
-def webhook_delivery_enqueue(*, delivery_id, countdown: float = 0) -> None:
-    from workers.tasks import webhook_delivery_send
+def webhook_delivery_message(*, delivery_id, countdown: float | None = None) -> Message:
+    return Message(task=WEBHOOK_DELIVERY_TASK, args=(str(delivery_id),), countdown=countdown,
+                   subject=f"webhook delivery {delivery_id}")
 
-    webhook_delivery_send.apply_async((str(delivery_id),), countdown=countdown)
+
+def webhook_deliveries_pending(*, cutoff: datetime, now: datetime) -> list[Message]:
+    """The outbox's view of deliveries: pending, and due since before ``cutoff``.
+
+    A delivery is due when it was created (first attempt) or at ``next_attempt_at``
+    (a retry); one still pending a full period later lost its task (a broker failure
+    at enqueue, a restart). It is marked due now, so the next sweep waits a period.
+    """
+    stuck = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
+        .filter(Q(next_attempt_at__lt=cutoff)
+                | Q(next_attempt_at__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", flat=True)[:500]
+    )
+    WebhookDelivery.objects.filter(pk__in=stuck).update(next_attempt_at=now)
+    return [webhook_delivery_message(delivery_id=pk) for pk in stuck]
 
 
 def webhook_retry_delay(*, attempt: int) -> float:
@@ -216,7 +235,7 @@ def webhook_delivery_attempt(*, delivery_id) -> float | None:
             )
             next_at = now + timedelta(seconds=delay)
             if (
-                locked.event_type == WebhookEvent.PING
+                locked.event_type == OutboundEventType.PING
                 or attempt.number >= settings.WEBHOOKS_MAX_ATTEMPTS
                 or next_at > window_ends
             ):
@@ -230,10 +249,21 @@ def webhook_delivery_attempt(*, delivery_id) -> float | None:
     return delay
 
 
+def webhook_delivery_run(*, delivery_id) -> None:
+    """One attempt (the delivery's task), and the next one sent with its delay if it failed.
+
+    A next attempt the broker refuses is not lost: the delivery stays pending with its
+    ``next_attempt_at``, and the outbox sweep sends it again.
+    """
+    delay = webhook_delivery_attempt(delivery_id=delivery_id)
+    if delay is not None:
+        outbox_send(webhook_delivery_message(delivery_id=delivery_id, countdown=delay))
+
+
 def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Send a signed ``ping`` event now, once, and return the logged delivery."""
     delivery = WebhookDelivery.objects.create(
-        endpoint=endpoint, event_type=WebhookEvent.PING,
+        endpoint=endpoint, event_type=OutboundEventType.PING,
         payload={"message": "This is a test event from Caption Generator."},
     )
     webhook_delivery_attempt(delivery_id=delivery.pk)

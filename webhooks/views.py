@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from config.errors import ApplicationError
+from config.forms import form_show_error
 
 from . import selectors, services
 from .forms import WebhookEndpointForm
@@ -25,8 +26,7 @@ def endpoints(request):
             try:
                 created = services.webhook_endpoint_create(owner=request.user, **form.cleaned_data)
             except ApplicationError as exc:
-                form.add_error("url" if "url" in exc.details else None, exc.message)
-                status = exc.status
+                status = form_show_error(form, exc)
             else:
                 form = WebhookEndpointForm()
         else:

@@ -1,16 +1,13 @@
 """The public API for caption jobs: one class per resource, one method per operation.
 
 Views parse input with their nested serializers and call services and selectors;
-errors become ``{"code", "message", "details"}`` in ``config.api.exception_handler``.
+errors become ``{"code", "message", "details"}`` in ``api.errors.exception_handler``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django.conf import settings
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -24,25 +21,16 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.errors import RETRY_AFTER_HEADER, error_responses
+from api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
+from api.pagination import CreatedCursorPagination, paginated
 from captions import selectors, services
-from captions.languages import LANGUAGES
+from captions.api.serializers import CaptionOptionsOutputSerializer, CaptionOptionsSerializer
 from captions.models import (
-    CUSTOM_INSTRUCTION_MAX_CHARS,
     CaptionJob,
     JobStage,
     JobStatus,
-    Length,
     MediaKind,
-    Platform,
-    Tone,
-)
-from config.api import (
-    IDEMPOTENCY_KEY_HEADER,
-    RETRY_AFTER_HEADER,
-    CreatedCursorPagination,
-    error_responses,
-    idempotent,
-    paginated,
 )
 from config.errors import ApplicationError
 
@@ -57,17 +45,6 @@ def _api_url(request, job: CaptionJob, suffix: str = "") -> str:
 
 
 class JobOutputSerializer(serializers.Serializer):
-    class JobOptionsSerializer(serializers.Serializer):
-        tone = serializers.ChoiceField(choices=Tone.choices)
-        length = serializers.ChoiceField(choices=Length.choices)
-        platform = serializers.ChoiceField(choices=Platform.choices)
-        language = serializers.CharField(help_text="Caption language; empty = as spoken.")
-        variant_count = serializers.IntegerField()
-        hashtags = serializers.BooleanField()
-        emoji = serializers.BooleanField()
-        custom_instruction = serializers.CharField(allow_blank=True)
-        word_timestamps = serializers.BooleanField()
-
     class JobMediaSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(source="asset.kind", choices=MediaKind.choices)
         content_type = serializers.CharField(source="asset.content_type")
@@ -109,7 +86,7 @@ class JobOutputSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=JobStage.choices)
     progress = serializers.IntegerField(min_value=0, max_value=100, help_text="Percent.")
     attempts = serializers.IntegerField()
-    options = JobOptionsSerializer(source="*")
+    options = CaptionOptionsOutputSerializer(source="*")
     media = JobMediaSerializer(source="*")
     error = serializers.SerializerMethodField()
     timings = JobTimingsSerializer(source="*")
@@ -141,38 +118,6 @@ def _job_data(request, job: CaptionJob) -> dict:
     return JobOutputSerializer(job, context={"request": request}).data
 
 
-class JobOptionsInputSerializer(serializers.Serializer):
-    tone = serializers.ChoiceField(choices=Tone.choices, required=False)
-    length = serializers.ChoiceField(choices=Length.choices, required=False)
-    platform = serializers.ChoiceField(choices=Platform.choices, required=False)
-    language = serializers.ChoiceField(
-        choices=[("", "As spoken"), *sorted(LANGUAGES.items())], required=False,
-        allow_blank=True, help_text="Two-letter code for the captions; empty = as spoken.",
-    )
-    variant_count = serializers.IntegerField(
-        min_value=1, max_value=services.MAX_VARIANTS, required=False
-    )
-    # allow_null: in multipart forms DRF reads an omitted boolean as False; None keeps the
-    # service's default (on) instead.
-    hashtags = serializers.BooleanField(required=False, allow_null=True, default=None,
-                                        help_text="Add hashtags (default true).")
-    emoji = serializers.BooleanField(required=False, allow_null=True, default=None,
-                                     help_text="Allow emoji (default true).")
-    custom_instruction = serializers.CharField(
-        required=False, allow_blank=True, max_length=CUSTOM_INSTRUCTION_MAX_CHARS,
-        help_text="An optional note for the caption writer.",
-    )
-    word_timestamps = serializers.BooleanField(
-        required=False, allow_null=True, default=None,
-        help_text="Time each word for closer subtitles (default false).",
-    )
-
-
-def _given_options(validated: dict, *, leave_out: str) -> dict:
-    """The caption options the client sent; omitted ones keep the service's defaults."""
-    return {k: v for k, v in validated.items() if k != leave_out and v is not None}
-
-
 JOB_PATH_PARAM = OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
 
@@ -191,7 +136,7 @@ class JobListCreateApi(APIView):
             required=False, help_text="Jobs created before this time (ISO 8601)."
         )
 
-    class JobSubmitSerializer(JobOptionsInputSerializer):
+    class JobSubmitSerializer(CaptionOptionsSerializer):
         file = serializers.FileField(
             help_text="Audio, video or an image, up to the plan's size limit.",
         )
@@ -227,9 +172,9 @@ class JobListCreateApi(APIView):
     def post(self, request):
         data = self.JobSubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        options = _given_options(data.validated_data, leave_out="file")
         job = services.caption_job_submit(
-            owner=request.user, upload=data.validated_data["file"], options=options
+            owner=request.user, upload=data.validated_data["file"],
+            options=data.validated_data["options"],
         )
         return Response(_job_data(request, job), status=status.HTTP_201_CREATED,
                         headers={"Location": _api_url(request, job)})
@@ -276,7 +221,7 @@ class UploadCreateApi(APIView):
 class JobFromUploadApi(APIView):
     parser_classes = [JSONParser]
 
-    class JobFromUploadSerializer(JobOptionsInputSerializer):
+    class JobFromUploadSerializer(CaptionOptionsSerializer):
         upload_id = serializers.UUIDField()
 
     @extend_schema(
@@ -292,10 +237,9 @@ class JobFromUploadApi(APIView):
     def post(self, request):
         data = self.JobFromUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        options = _given_options(data.validated_data, leave_out="upload_id")
-        upload_id = data.validated_data["upload_id"]
         job = services.caption_job_submit_from_upload(
-            owner=request.user, upload_id=upload_id, options=options
+            owner=request.user, upload_id=data.validated_data["upload_id"],
+            options=data.validated_data["options"],
         )
         return Response(_job_data(request, job), status=status.HTTP_201_CREATED,
                         headers={"Location": _api_url(request, job)})
@@ -451,75 +395,3 @@ class CaptionsApi(APIView):
         job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
         job.caption_list = list(selectors.caption_job_captions(job=job))
         return Response(self.JobCaptionsSerializer(job).data)
-
-
-class UsageQuotasSerializer(serializers.Serializer):
-    """The plan's quotas and what is used of each (GET /api/v1/usage)."""
-
-    class PlanSerializer(serializers.Serializer):
-        code = serializers.CharField()
-        name = serializers.CharField()
-
-    class PeriodSerializer(serializers.Serializer):
-        start = serializers.DateTimeField()
-        end = serializers.DateTimeField()
-
-    class AudioSerializer(serializers.Serializer):
-        included = serializers.IntegerField(help_text="Audio seconds the plan includes.")
-        used = serializers.IntegerField(help_text="Audio seconds used this period.")
-        overage = serializers.IntegerField(help_text="Seconds beyond the included ones.")
-        overage_allowed = serializers.BooleanField()
-
-    class JobsSerializer(serializers.Serializer):
-        allowed = serializers.IntegerField(help_text="Jobs allowed per rolling hour.")
-        used = serializers.IntegerField(help_text="Jobs submitted in the last 60 minutes.")
-
-    class CostSerializer(serializers.Serializer):
-        window_start = serializers.DateTimeField(help_text="The clock hour (UTC).")
-        window_end = serializers.DateTimeField(help_text="When the cap resets.")
-        cap_micros = serializers.IntegerField(help_text="Hourly AI cost cap, micro-USD.")
-        settled_micros = serializers.IntegerField(help_text="Spent this hour.")
-        reserved_micros = serializers.IntegerField(
-            help_text="Held for calls in progress."
-        )
-
-    plan = PlanSerializer()
-    billing_period = PeriodSerializer()
-    audio_seconds = AudioSerializer()
-    jobs_last_hour = JobsSerializer()
-    cost_this_hour = CostSerializer()
-    max_upload_bytes = serializers.IntegerField()
-    max_media_seconds = serializers.IntegerField()
-
-
-
-class UsageApi(APIView):
-    class UsageSerializer(serializers.Serializer):
-        period_start = serializers.DateTimeField()
-        period_end = serializers.DateTimeField()
-        jobs_submitted = serializers.IntegerField()
-        jobs_completed = serializers.IntegerField()
-        jobs_failed = serializers.IntegerField()
-        audio_seconds = serializers.FloatField(
-            help_text="Seconds of media transcribed by jobs finished in the period."
-        )
-        quotas = UsageQuotasSerializer()
-
-    @extend_schema(
-        operation_id="usage_retrieve",
-        summary="This calendar month's usage (UTC)",
-        parameters=[RETRY_AFTER_HEADER],
-        responses={200: UsageSerializer, **error_responses()},
-    )
-    def get(self, request):
-        now = timezone.now()
-        start = datetime(now.year, now.month, 1, tzinfo=UTC)
-        end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
-        usage = selectors.usage_for_owner(owner=request.user, since=start, until=end)
-        quotas = selectors.caption_quota_usage(owner=request.user, now=now)
-        return Response(
-            self.UsageSerializer(
-                {"period_start": start, "period_end": end, "quotas": quotas, **usage}
-            ).data
-        )
-

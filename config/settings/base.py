@@ -16,8 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+# Local state (SQLite, media, the filesystem broker) lives here; scripts/run.sh makes the
+# folders. Importing settings creates nothing.
 VAR_DIR = Path(env("CAPTIONS_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-development-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -40,7 +41,7 @@ INSTALLED_APPS = [
     "accounts",
     "captions",
     "billing",
-    "workers",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -196,12 +197,12 @@ else:
     # No server needed: messages are files under var/celery.
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
     _broker_dir = VAR_DIR / "celery"
-    for _sub in ("out", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's default is ./control, in whatever folder the process started in.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -215,6 +216,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"workers.tasks.*": {"queue": "default"}}
+# The outbox's sweep task lives beside the outbox, outside any app's tasks.py.
+CELERY_IMPORTS = ["config.outbox"]
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=4 * 60 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=4 * 60 * 60 - 60)
 CELERY_TASK_ALWAYS_EAGER = False
@@ -327,19 +330,16 @@ BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 # A cost reservation not settled within this time (its worker died) is released by the
 # sweeper. It must exceed the longest paid call (LLM_TIMEOUT_SECONDS x LLM_MAX_TRIES).
 BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)
-# Overage reports whose task was lost are sent again by a sweep; so are lost cost
-# reservations (the worker runs `celery beat`, see scripts/run.sh).
+# Rows whose task was lost (jobs, overage reports, webhook deliveries) are sent again by
+# the outbox sweep; lost cost reservations are released (the worker runs `celery beat`,
+# see scripts/run.sh).
 CELERY_BEAT_SCHEDULE = {
-    "billing-overage-reports-resend": {
-        "task": "billing.tasks.overage_reports_resend",
-        "schedule": 15 * 60,
+    "outbox-sweep": {
+        "task": "config.outbox.outbox_sweep",
+        "schedule": 60.0,
     },
     "cost-reservations-sweep": {
         "task": "workers.tasks.cost_reservations_sweep",
-        "schedule": 60.0,
-    },
-    "caption-jobs-requeue-stale": {
-        "task": "workers.tasks.caption_jobs_requeue_stale",
         "schedule": 60.0,
     },
     "caption-retention-purge": {
@@ -363,20 +363,20 @@ REST_FRAMEWORK.update(
         ],
         "DEFAULT_PERMISSION_CLASSES": [
             "rest_framework.permissions.IsAuthenticated",
-            "accounts.authentication.HasApiKeyScope",
-            "accounts.authentication.PlanIncludesApi",
+            "api.permissions.HasApiKeyScope",
+            "api.permissions.PlanIncludesApi",
         ],
         "DEFAULT_THROTTLE_CLASSES": [
-            "config.api.ApiReadThrottle",
-            "config.api.ApiWriteThrottle",
+            "api.throttles.ApiReadThrottle",
+            "api.throttles.ApiWriteThrottle",
         ],
         "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
         "DEFAULT_PARSER_CLASSES": [
             "rest_framework.parsers.JSONParser",
             "rest_framework.parsers.MultiPartParser",
         ],
-        "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.JsonErrorsNegotiation",
-        "EXCEPTION_HANDLER": "config.api.exception_handler",
+        "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.errors.JsonErrorsNegotiation",
+        "EXCEPTION_HANDLER": "api.errors.exception_handler",
         "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     }
 )
@@ -437,6 +437,7 @@ WHISPER_BATCH_SIZE = env.int("WHISPER_BATCH_SIZE", default=16)
 # readiness in the log and by writing WHISPER_READY_FILE (for a container probe).
 WHISPER_PRELOAD = env.bool("WHISPER_PRELOAD", default=False)
 WHISPER_READY_FILE = env("WHISPER_READY_FILE", default="")
-# A queued job that no worker picked up for this long is queued again (its task was lost,
-# e.g. the broker was down when it was submitted).
-CAPTION_JOB_REQUEUE_AFTER_SECONDS = env.int("CAPTION_JOB_REQUEUE_AFTER_SECONDS", default=600)
+# A row left pending this long (a queued job no worker picked up, an unsent overage
+# report, a webhook delivery past its due time) has its task sent again by the outbox
+# sweep: its message was lost, e.g. the broker was down when it was sent.
+OUTBOX_RESEND_AFTER_SECONDS = env.int("OUTBOX_RESEND_AFTER_SECONDS", default=600)

@@ -43,7 +43,9 @@ def test_submit_creates_a_queued_job_with_its_options_and_location(api, user):
     assert body["options"] == {"tone": "funny", "length": "medium", "platform": "tiktok",
                                "language": "", "variant_count": 2, "hashtags": True,
                                "emoji": True, "custom_instruction": "",
-                               "word_timestamps": False}
+                               "word_timestamps": False, "subtitle_max_chars_per_line": 42,
+                               "subtitle_max_lines": 2, "subtitle_max_chars_per_second": 17,
+                               "subtitle_min_cue_ms": 833, "subtitle_max_cue_ms": 7000}
     assert body["media"]["kind"] == "audio" and body["media"]["original_name"] == "clip.wav"
     assert body["error"] is None
     assert body["cost"] == {"amount_micro_usd": 0, "input_tokens": 0, "output_tokens": 0,
@@ -224,12 +226,12 @@ def test_image_upload_is_accepted(api):
 
 
 def test_usage_shows_the_plans_quotas_and_spend_this_hour(api, user):
-    from billing import services as billing_services
+    from billing import cost_ledger
 
-    billing_services.cost_reservation_create(user=user, key="k1", amount_micros=120_000,
+    cost_ledger.cost_reservation_create(user=user, key="k1", amount_micros=120_000,
                                              kind="llm")
-    billing_services.cost_reservation_settle(key="k1", actual_micros=80_000)
-    billing_services.cost_reservation_create(user=user, key="k2", amount_micros=50_000,
+    cost_ledger.cost_reservation_settle(key="k1", actual_micros=80_000)
+    cost_ledger.cost_reservation_create(user=user, key="k2", amount_micros=50_000,
                                              kind="llm")
     CaptionJobFactory(owner=user)
     quotas = api.get("/api/v1/usage/").json()["quotas"]

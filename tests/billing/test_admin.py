@@ -10,7 +10,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
 
 from billing import services
-from billing.models import WebhookEvent, WebhookEventStatus
+from billing.models import StripeEvent, StripeEventStatus
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,43 +36,43 @@ def failed_event(fake_stripe):
         "items": {"data": [{"price": {"id": "price_test_creator"}}]}})
     stored = services.stripe_event_store(event=event)
     stored = services.stripe_event_process(event_pk=stored.pk)
-    assert stored.status == WebhookEventStatus.FAILED
+    assert stored.status == StripeEventStatus.FAILED
     return stored
 
 
 def test_support_staff_see_webhook_events_and_cannot_change_them(support_client,
                                                                  failed_event):
-    listing = support_client.get("/admin/billing/webhookevent/")
+    listing = support_client.get("/admin/billing/stripeevent/")
     assert listing.status_code == 200
     assert failed_event.stripe_event_id in listing.content.decode()
-    detail = support_client.get(f"/admin/billing/webhookevent/{failed_event.pk}/change/")
+    detail = support_client.get(f"/admin/billing/stripeevent/{failed_event.pk}/change/")
     assert detail.status_code == 200
     assert "cus_nobody" in detail.content.decode()
-    response = support_client.post(f"/admin/billing/webhookevent/{failed_event.pk}/change/",
+    response = support_client.post(f"/admin/billing/stripeevent/{failed_event.pk}/change/",
                                    {"status": "processed"})
     assert response.status_code == 403
     for model in ("subscription", "billingaccount", "usagerecord", "overagereport"):
         assert support_client.get(f"/admin/billing/{model}/").status_code == 200, model
         assert support_client.get(f"/admin/billing/{model}/add/").status_code == 403, model
     failed_event.refresh_from_db()
-    assert failed_event.status == WebhookEventStatus.FAILED
+    assert failed_event.status == StripeEventStatus.FAILED
 
 
 def test_reprocessing_failed_events_needs_its_own_permission_and_is_audited(
     support_client, failed_event
 ):
     action = {"action": "reprocess_events", "_selected_action": [failed_event.pk]}
-    support_client.post("/admin/billing/webhookevent/", action)
+    support_client.post("/admin/billing/stripeevent/", action)
     failed_event.refresh_from_db()
     assert failed_event.attempts == 1, "support without the permission cannot reprocess"
 
     support_client.staff.user_permissions.add(
-        Permission.objects.get(codename="reprocess_webhookevent"))
-    response = support_client.post("/admin/billing/webhookevent/", action, follow=True)
+        Permission.objects.get(codename="reprocess_stripeevent"))
+    response = support_client.post("/admin/billing/stripeevent/", action, follow=True)
     assert response.status_code == 200
     failed_event.refresh_from_db()
     assert failed_event.attempts == 2
-    assert failed_event.status == WebhookEventStatus.FAILED, "the customer is still unknown"
+    assert failed_event.status == StripeEventStatus.FAILED, "the customer is still unknown"
     entry = LogEntry.objects.get(object_id=str(failed_event.pk))
     assert entry.user == support_client.staff
 
@@ -86,4 +86,4 @@ def test_subscription_list_shows_the_plan_catalogue(admin_client, settings):
 
 def test_subscriptions_cannot_be_edited_even_by_a_superuser(admin_client):
     assert admin_client.get("/admin/billing/subscription/add/").status_code == 403
-    assert WebhookEvent.objects.count() == 0
+    assert StripeEvent.objects.count() == 0

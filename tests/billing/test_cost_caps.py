@@ -10,7 +10,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from billing import services
+from billing import cost_ledger
 from billing.models import CostCapOverride, CostReservation, CostWindow, ReservationStatus
 from billing.selectors import cost_usage_for_window
 from tests.factories import UserFactory
@@ -32,10 +32,10 @@ def test_200_parallel_reservations_of_ten_cents_under_a_one_dollar_cap_admit_exa
 
     def attempt(i):
         try:
-            services.cost_reservation_create(user=user, key=f"job-{i}:1:0",
+            cost_ledger.cost_reservation_create(user=user, key=f"job-{i}:1:0",
                                              amount_micros=DOLLAR // 10, kind="llm", now=now)
             return "admitted"
-        except services.CostCapExceeded as exc:
+        except cost_ledger.CostCapExceeded as exc:
             assert exc.status == 429 and int(exc.headers["Retry-After"]) > 0
             return "refused"
         finally:
@@ -47,7 +47,7 @@ def test_200_parallel_reservations_of_ten_cents_under_a_one_dollar_cap_admit_exa
     assert outcomes.count("admitted") == 10
     assert outcomes.count("refused") == 190
     for key in CostReservation.objects.values_list("key", flat=True):
-        services.cost_reservation_settle(key=key, actual_micros=DOLLAR // 10)
+        cost_ledger.cost_reservation_settle(key=key, actual_micros=DOLLAR // 10)
     window = CostWindow.objects.get(user=user)
     assert window.settled_micros == DOLLAR
     assert window.reserved_micros == 0
@@ -60,20 +60,20 @@ def test_calls_on_each_side_of_the_hour_land_in_their_own_window_and_the_cap_res
     before = datetime(2026, 11, 25, 10, 59, 59, 999_999, tzinfo=UTC)
     after = datetime(2026, 11, 25, 11, 0, 0, tzinfo=UTC)
     for i in range(3):
-        services.cost_reservation_create(user=user, key=f"a{i}", amount_micros=DOLLAR // 10,
+        cost_ledger.cost_reservation_create(user=user, key=f"a{i}", amount_micros=DOLLAR // 10,
                                          kind="llm", now=before)
-    with pytest.raises(services.CostCapExceeded) as exc:
-        services.cost_reservation_create(user=user, key="a3", amount_micros=1, kind="llm",
+    with pytest.raises(cost_ledger.CostCapExceeded) as exc:
+        cost_ledger.cost_reservation_create(user=user, key="a3", amount_micros=1, kind="llm",
                                          now=before)
     assert exc.value.headers["Retry-After"] == "1"
     assert "resets at 11:00 UTC" in exc.value.message
-    services.cost_reservation_create(user=user, key="b0", amount_micros=DOLLAR // 10,
+    cost_ledger.cost_reservation_create(user=user, key="b0", amount_micros=DOLLAR // 10,
                                      kind="llm", now=after)
     windows = dict(CostWindow.objects.values_list("window_start", "reserved_micros"))
     assert windows == {before.replace(minute=0, second=0, microsecond=0): 3 * DOLLAR // 10,
                        after: DOLLAR // 10}
     # Settling the 10:xx call after 11:00 still counts in the 10:00 window.
-    services.cost_reservation_settle(key="a0", actual_micros=50_000)
+    cost_ledger.cost_reservation_settle(key="a0", actual_micros=50_000)
     assert CostWindow.objects.get(window_start=after).settled_micros == 0
 
 
@@ -81,16 +81,16 @@ def test_calls_on_each_side_of_the_hour_land_in_their_own_window_and_the_cap_res
 def test_failed_call_releases_its_reservation_and_a_retried_settle_charges_once():
     user = UserFactory()
     cap(user, 1.00)
-    services.cost_reservation_create(user=user, key="job:1:0", amount_micros=400_000, kind="llm")
-    services.cost_reservation_release(key="job:1:0")
-    services.cost_reservation_create(user=user, key="job:2:0", amount_micros=400_000, kind="llm")
-    services.cost_reservation_settle(key="job:2:0", actual_micros=123_456)
-    services.cost_reservation_settle(key="job:2:0", actual_micros=123_456)  # redelivered task
-    services.cost_reservation_release(key="job:2:0")  # a late failure handler changes nothing
+    cost_ledger.cost_reservation_create(user=user, key="job:1:0", amount_micros=400_000, kind="llm")
+    cost_ledger.cost_reservation_release(key="job:1:0")
+    cost_ledger.cost_reservation_create(user=user, key="job:2:0", amount_micros=400_000, kind="llm")
+    cost_ledger.cost_reservation_settle(key="job:2:0", actual_micros=123_456)
+    cost_ledger.cost_reservation_settle(key="job:2:0", actual_micros=123_456)  # redelivered task
+    cost_ledger.cost_reservation_release(key="job:2:0")  # a late failure handler changes nothing
     usage = cost_usage_for_window(user=user, moment=datetime.now(UTC))
     assert (usage["settled_micros"], usage["reserved_micros"]) == (123_456, 0)
     # A redelivered reserve for a call already made gets the same row, not a new charge.
-    again = services.cost_reservation_create(user=user, key="job:2:0", amount_micros=400_000,
+    again = cost_ledger.cost_reservation_create(user=user, key="job:2:0", amount_micros=400_000,
                                              kind="llm")
     assert again.status == ReservationStatus.SETTLED
     assert CostReservation.objects.count() == 2
@@ -101,10 +101,10 @@ def test_sweeper_releases_reservations_of_dead_workers(settings):
     settings.BILLING_RESERVATION_TIMEOUT_SECONDS = 60
     user = UserFactory()
     now = datetime.now(UTC)
-    services.cost_reservation_create(user=user, key="dead", amount_micros=500_000, kind="llm",
+    cost_ledger.cost_reservation_create(user=user, key="dead", amount_micros=500_000, kind="llm",
                                      now=now)
-    assert services.cost_reservations_sweep(now=now + timedelta(seconds=30)) == 0
-    assert services.cost_reservations_sweep(now=now + timedelta(seconds=61)) == 1
+    assert cost_ledger.cost_reservations_sweep(now=now + timedelta(seconds=30)) == 0
+    assert cost_ledger.cost_reservations_sweep(now=now + timedelta(seconds=61)) == 1
     assert CostReservation.objects.get(key="dead").status == ReservationStatus.RELEASED
     assert CostWindow.objects.get(user=user).reserved_micros == 0
 
@@ -113,8 +113,8 @@ def test_sweeper_releases_reservations_of_dead_workers(settings):
 def test_settlement_above_the_reservation_never_passes_the_cap():
     user = UserFactory()
     cap(user, 0.10)
-    services.cost_reservation_create(user=user, key="k", amount_micros=DOLLAR // 10, kind="llm")
-    services.cost_reservation_settle(key="k", actual_micros=DOLLAR)
+    cost_ledger.cost_reservation_create(user=user, key="k", amount_micros=DOLLAR // 10, kind="llm")
+    cost_ledger.cost_reservation_settle(key="k", actual_micros=DOLLAR)
     assert CostWindow.objects.get(user=user).settled_micros == DOLLAR // 10
 
 
@@ -135,10 +135,10 @@ class CostLedgerMachine(RuleBasedStateMachine):
         self.counter += 1
         key = f"call-{self.counter}"
         try:
-            services.cost_reservation_create(user=self.users[user_index], key=key,
+            cost_ledger.cost_reservation_create(user=self.users[user_index], key=key,
                                              amount_micros=amount, kind="llm", now=self.clock)
             self.keys.append(key)
-        except services.CostCapExceeded:
+        except cost_ledger.CostCapExceeded:
             pass
 
     @rule(data=st.data(), fraction=st.floats(0, 1.5))
@@ -146,12 +146,12 @@ class CostLedgerMachine(RuleBasedStateMachine):
         if self.keys:
             key = data.draw(st.sampled_from(self.keys))
             reserved = CostReservation.objects.get(key=key).reserved_micros
-            services.cost_reservation_settle(key=key, actual_micros=int(reserved * fraction))
+            cost_ledger.cost_reservation_settle(key=key, actual_micros=int(reserved * fraction))
 
     @rule(data=st.data())
     def release(self, data):
         if self.keys:
-            services.cost_reservation_release(key=data.draw(st.sampled_from(self.keys)))
+            cost_ledger.cost_reservation_release(key=data.draw(st.sampled_from(self.keys)))
 
     @rule(data=st.data())
     def redeliver(self, data):
@@ -159,14 +159,14 @@ class CostLedgerMachine(RuleBasedStateMachine):
             key = data.draw(st.sampled_from(self.keys))
             row = CostReservation.objects.get(key=key)
             try:
-                services.cost_reservation_create(user=row.user, key=key,
+                cost_ledger.cost_reservation_create(user=row.user, key=key,
                                                  amount_micros=row.reserved_micros,
                                                  kind="llm", now=self.clock)
-            except services.CostCapExceeded:
+            except cost_ledger.CostCapExceeded:
                 return  # a released call made again must fit again
 
             if row.status == ReservationStatus.SETTLED:
-                services.cost_reservation_settle(key=key, actual_micros=row.settled_micros)
+                cost_ledger.cost_reservation_settle(key=key, actual_micros=row.settled_micros)
 
     @rule(minutes=st.integers(1, 50))
     def advance(self, minutes):
@@ -174,7 +174,7 @@ class CostLedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def sweep(self):
-        services.cost_reservations_sweep(now=self.clock)
+        cost_ledger.cost_reservations_sweep(now=self.clock)
 
     @rule()
     def restart_redis(self):
@@ -212,7 +212,7 @@ def test_upload_when_the_hourly_budget_is_spent_gets_429_with_retry_after(user_c
     from tests.conftest import s3_keys
 
     cap(user, 0.10)
-    services.cost_reservation_create(user=user, key="earlier", amount_micros=DOLLAR // 10,
+    cost_ledger.cost_reservation_create(user=user, key="earlier", amount_micros=DOLLAR // 10,
                                      kind="llm")
     before = s3_keys()
     with open(shared_media / "jfk.flac", "rb") as fh:
@@ -229,13 +229,13 @@ def test_upload_when_the_hourly_budget_is_spent_gets_429_with_retry_after(user_c
 
 @pytest.mark.django_db
 def test_sweeper_task_is_scheduled_and_releases(settings):
-    from workers.tasks import cost_reservations_sweep
+    from billing.tasks import cost_reservations_sweep
 
     assert settings.CELERY_BEAT_SCHEDULE["cost-reservations-sweep"]["task"] == (
         cost_reservations_sweep.name
     )
     user = UserFactory()
-    services.cost_reservation_create(user=user, key="old", amount_micros=10, kind="llm",
+    cost_ledger.cost_reservation_create(user=user, key="old", amount_micros=10, kind="llm",
                                      now=datetime.now(UTC) - timedelta(hours=2))
     assert cost_reservations_sweep() == 1
 
@@ -243,8 +243,8 @@ def test_sweeper_task_is_scheduled_and_releases(settings):
 @pytest.mark.django_db
 def test_billing_page_shows_spend_this_hour_against_the_staff_overridden_cap(user_client, user):
     cap(user, 2.50)
-    services.cost_reservation_create(user=user, key="a", amount_micros=300_000, kind="llm")
-    services.cost_reservation_settle(key="a", actual_micros=250_000)
+    cost_ledger.cost_reservation_create(user=user, key="a", amount_micros=300_000, kind="llm")
+    cost_ledger.cost_reservation_settle(key="a", actual_micros=250_000)
     page = user_client.get("/billing/").content.decode()
     assert "$0.25 of $2.50" in page
     assert "resets at" in page
@@ -254,19 +254,19 @@ def test_billing_page_shows_spend_this_hour_against_the_staff_overridden_cap(use
 def test_call_made_again_after_its_reservation_was_released_must_fit_under_the_cap_again():
     user = UserFactory()
     cap(user, 0.10)
-    services.cost_reservation_create(user=user, key="job:1:0", amount_micros=DOLLAR // 10,
+    cost_ledger.cost_reservation_create(user=user, key="job:1:0", amount_micros=DOLLAR // 10,
                                      kind="stt")
-    services.cost_reservation_release(key="job:1:0")  # the step failed
-    services.cost_reservation_create(user=user, key="other", amount_micros=DOLLAR // 10,
+    cost_ledger.cost_reservation_release(key="job:1:0")  # the step failed
+    cost_ledger.cost_reservation_create(user=user, key="other", amount_micros=DOLLAR // 10,
                                      kind="llm")
-    with pytest.raises(services.CostCapExceeded):
-        services.cost_reservation_create(user=user, key="job:1:0", amount_micros=DOLLAR // 10,
+    with pytest.raises(cost_ledger.CostCapExceeded):
+        cost_ledger.cost_reservation_create(user=user, key="job:1:0", amount_micros=DOLLAR // 10,
                                          kind="stt")
-    services.cost_reservation_release(key="other")
-    again = services.cost_reservation_create(user=user, key="job:1:0",
+    cost_ledger.cost_reservation_release(key="other")
+    again = cost_ledger.cost_reservation_create(user=user, key="job:1:0",
                                              amount_micros=DOLLAR // 10, kind="stt")
     assert again.status == ReservationStatus.RESERVED
-    services.cost_reservation_settle(key="job:1:0", actual_micros=DOLLAR // 10)
+    cost_ledger.cost_reservation_settle(key="job:1:0", actual_micros=DOLLAR // 10)
     assert CostWindow.objects.get(user=user).settled_micros == DOLLAR // 10
 
 
@@ -278,9 +278,11 @@ def test_running_jobs_reservations_are_not_swept_while_its_lease_is_renewed(sett
     user = UserFactory()
     job_id = uuid.uuid4()
     start = datetime.now(UTC)
-    services.cost_reservation_create(user=user, key="stt:long", amount_micros=10, kind="stt",
+    cost_ledger.cost_reservation_create(user=user, key="stt:long", amount_micros=10, kind="stt",
                                      job_id=job_id, now=start)
     # A long transcription: the heartbeat extends the hold before it would expire.
-    assert services.cost_reservations_extend(job_id=job_id, now=start + timedelta(seconds=50)) == 1
-    assert services.cost_reservations_sweep(now=start + timedelta(seconds=100)) == 0
-    assert services.cost_reservations_sweep(now=start + timedelta(seconds=111)) == 1
+    extended = cost_ledger.cost_reservations_extend(job_id=job_id,
+                                                    now=start + timedelta(seconds=50))
+    assert extended == 1
+    assert cost_ledger.cost_reservations_sweep(now=start + timedelta(seconds=100)) == 0
+    assert cost_ledger.cost_reservations_sweep(now=start + timedelta(seconds=111)) == 1

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from billing import cost_ledger
 from billing import services as billing_services
 from billing.models import CostCapOverride, CostReservation, CostWindow, ReservationStatus
 from captions import services
@@ -35,8 +36,10 @@ def translating_user(user):
 @pytest.fixture
 def enqueued(monkeypatch):
     calls = []
-    monkeypatch.setattr(services, "caption_job_enqueue",
-                        lambda *, job_id, countdown=None: calls.append((job_id, countdown)))
+    from captions.tasks import caption_job_process
+
+    monkeypatch.setattr(caption_job_process, "apply_async",
+                        lambda args, queue, countdown=None: calls.append((args[0], countdown)))
     return calls
 
 
@@ -90,7 +93,7 @@ def test_llm_call_over_the_cap_is_never_made_and_the_job_waits_for_the_next_wind
     assert (job.attempts, job.deferrals) == (0, 1)
     assert fake_bedrock.requests == [] and not ModelCall.objects.exists()
     [(job_id, countdown)] = enqueued
-    assert job_id == job.pk and 1 < countdown <= 3601
+    assert job_id == str(job.pk) and 1 < countdown <= 3601
 
     # The next window: the cap has room again and the job resumes on its own task.
     set_cap(user, 5_000_000)
@@ -165,13 +168,13 @@ def test_free_minutes_used_up_refuse_new_jobs_until_the_period_renews(user_clien
 def test_call_that_returns_after_its_job_was_deleted_is_still_charged(user, settings):
     from django.db import IntegrityError
 
+    from engines import caption_writer as llm
     from tests.factories import CaptionJobFactory
-    from workers import llm
 
     set_cap(user, 5_000_000)
     job = CaptionJobFactory(owner=user, status=JobStatus.PROCESSING)
     key = f"llm:{job.pk}:1:0"
-    billing_services.cost_reservation_create(user=user, key=key, amount_micros=90_000,
+    cost_ledger.cost_reservation_create(user=user, key=key, amount_micros=90_000,
                                              kind="llm", job_id=job.pk)
     CaptionJob.objects.filter(pk=job.pk).delete()  # the customer deleted it mid-call
     record = llm.CallRecord(call_index=0, purpose="captions", backend="bedrock", model="m",

@@ -12,9 +12,11 @@ from billing.plans import STUDIO
 from captions import services as caption_services
 from captions.models import JobStatus
 from config.errors import ApplicationError
+from config.outbox import outbox_sweep
+from engines import caption_writer as llm
+from engines import stt
 from tests.billing.conftest import subscribe
 from tests.factories import CaptionJobFactory
-from workers import llm, stt
 
 pytestmark = pytest.mark.django_db
 
@@ -145,17 +147,29 @@ def test_the_celery_task_sends_a_pending_report(user_client, user, fake_stripe,
     assert len(fake_stripe.state.meter_events) == 1
 
 
-def test_sweep_sends_reports_whose_task_was_lost(user_client, user, fake_stripe,
+def test_sweep_sends_reports_whose_task_was_lost(user_client, user, fake_stripe, monkeypatch,
                                                  django_capture_on_commit_callbacks):
     from datetime import timedelta
+
+    from django.utils import timezone
+
+    from config.celery_app import app
+
+    # Tasks the sweep sends run at once, in this process, as a worker would run them.
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
 
     subscribe(user_client, fake_stripe, "studio")
     with django_capture_on_commit_callbacks(execute=False):
         # The broker lost the task: the callbacks never run.
         services.usage_record_job(user=user, job_id=uuid.uuid4(),
                                   audio_seconds=STUDIO.included_audio_seconds + 30)
-    assert services.overage_reports_resend() == 0, "a fresh report is left to its task"
-    assert services.overage_reports_resend(older_than=timedelta(0)) == 1
-    assert services.overage_reports_resend(older_than=timedelta(0)) == 0
+    def resent(later: timedelta) -> int:
+        now = timezone.now() + later
+        return outbox_sweep(now=now, sources=["overage_report"])["overage_report"]
+
+    # The sweep sends the report's task (run here at once, as a worker would).
+    assert resent(timedelta(0)) == 0, "a fresh report is left to its task"
+    assert resent(timedelta(minutes=11)) == 1
+    assert resent(timedelta(minutes=12)) == 0, "sent once per period"
     assert OverageReport.objects.get().status == OverageReportStatus.SENT
     assert len(fake_stripe.requests_to("POST", "/v1/billing/meter_events")) == 1

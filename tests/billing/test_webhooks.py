@@ -13,10 +13,10 @@ from django.test import Client
 from billing import selectors, services
 from billing.models import (
     BillingAccount,
+    StripeEvent,
+    StripeEventStatus,
     Subscription,
     SubscriptionChange,
-    WebhookEvent,
-    WebhookEventStatus,
 )
 from tests.billing.conftest import WEBHOOK_SECRET, post_event, sign
 from tests.factories import UserFactory
@@ -68,7 +68,7 @@ def test_bad_signature_gets_400_and_nothing_is_stored(stripe_client, fake_stripe
     response = stripe_client.post("/billing/stripe/webhook/", data=body,
                                   content_type="application/json")
     assert response.status_code == 400, "no signature header at all"
-    assert not WebhookEvent.objects.exists()
+    assert not StripeEvent.objects.exists()
     assert not Subscription.objects.exists()
 
 
@@ -78,7 +78,7 @@ def test_stale_timestamp_gets_400_and_nothing_is_stored(stripe_client, fake_stri
     stale = int(time.time()) - settings.STRIPE_WEBHOOK_TOLERANCE - 5
     response = post_event(stripe_client, event, timestamp=stale)
     assert response.status_code == 400
-    assert not WebhookEvent.objects.exists()
+    assert not StripeEvent.objects.exists()
     assert not Subscription.objects.exists()
     # The same body, signed now, is accepted: only its age was wrong.
     assert post_event(stripe_client, event).status_code == 200
@@ -90,7 +90,7 @@ def test_a_body_that_is_not_an_event_gets_400(stripe_client, fake_stripe):
                                   content_type="application/json",
                                   HTTP_STRIPE_SIGNATURE=sign(body))
     assert response.status_code == 400
-    assert not WebhookEvent.objects.exists()
+    assert not StripeEvent.objects.exists()
 
 
 def test_webhook_answers_only_post(stripe_client, fake_stripe):
@@ -101,8 +101,8 @@ def test_unhandled_event_type_is_stored_and_ignored(stripe_client, fake_stripe, 
     event = fake_stripe.event("customer.updated", {"id": "cus_x", "object": "customer"})
     response = post_event(stripe_client, event)
     assert response.status_code == 200
-    stored = WebhookEvent.objects.get()
-    assert (stored.stripe_event_id, stored.status) == (event["id"], WebhookEventStatus.IGNORED)
+    stored = StripeEvent.objects.get()
+    assert (stored.stripe_event_id, stored.status) == (event["id"], StripeEventStatus.IGNORED)
     assert stored.payload["data"]["object"]["id"] == "cus_x"
 
 
@@ -112,7 +112,7 @@ def test_same_event_three_times_in_sequence_has_one_effect(
     event = fake_stripe.event("customer.subscription.created", stripe_subscription)
     responses = [post_event(stripe_client, event) for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 200]
-    stored = WebhookEvent.objects.get()
+    stored = StripeEvent.objects.get()
     assert (stored.status, stored.attempts, stored.deliveries) == ("processed", 1, 3)
     sub = Subscription.objects.get()
     assert (sub.user, sub.plan_code, sub.status) == (customer, "creator", "active")
@@ -150,7 +150,7 @@ def test_same_event_three_times_in_parallel_has_one_effect(fake_stripe, customer
     for thread in threads:
         thread.join(timeout=30)
     assert statuses == [200, 200, 200]
-    stored = WebhookEvent.objects.get()
+    stored = StripeEvent.objects.get()
     assert (stored.status, stored.attempts, stored.deliveries) == ("processed", 1, 3)
     assert Subscription.objects.count() == 1
     assert SubscriptionChange.objects.count() == 1
@@ -172,7 +172,7 @@ def test_updated_before_created_ends_in_the_updated_state(
     assert post_event(stripe_client, created).status_code == 200
     sub = Subscription.objects.get(stripe_subscription_id=sub_id)
     assert (sub.plan_code, sub.status) == ("studio", "active")
-    assert "skipped, older" in WebhookEvent.objects.get(stripe_event_id=created["id"]).outcome
+    assert "skipped, older" in StripeEvent.objects.get(stripe_event_id=created["id"]).outcome
     assert selectors.plan_for_user(user=customer).code == "studio"
 
 
@@ -232,8 +232,8 @@ def test_handler_that_fails_once_leaves_nothing_and_applies_once_on_retry(
 
     first = post_event(stripe_client, event)
     assert first.status_code == 500, "Stripe must deliver it again"
-    stored = WebhookEvent.objects.get()
-    assert (stored.status, stored.attempts) == (WebhookEventStatus.FAILED, 1)
+    stored = StripeEvent.objects.get()
+    assert (stored.status, stored.attempts) == (StripeEventStatus.FAILED, 1)
     assert "database hiccup" in stored.error
     assert not Subscription.objects.exists(), "no half-applied change"
     assert selectors.plan_for_user(user=customer).code == "free"
@@ -258,7 +258,7 @@ def test_stripe_outage_while_handling_checkout_is_retried(
     event = fake_stripe.event("checkout.session.completed", fake_stripe._public(session))
     fake_stripe.fail_next("GET", "/v1/subscriptions/", status=500)
     assert post_event(stripe_client, event).status_code == 500
-    assert WebhookEvent.objects.get().status == WebhookEventStatus.FAILED
+    assert StripeEvent.objects.get().status == StripeEventStatus.FAILED
     assert not Subscription.objects.exists()
 
     assert post_event(stripe_client, event).status_code == 200
@@ -273,8 +273,8 @@ def test_event_for_a_price_not_in_the_catalogue_fails_visibly(
     odd = fake_stripe.subscription_update(stripe_subscription["id"], price="price_unknown")
     response = post_event(stripe_client, fake_stripe.event("customer.subscription.updated", odd))
     assert response.status_code == 500
-    stored = WebhookEvent.objects.get()
-    assert stored.status == WebhookEventStatus.FAILED
+    stored = StripeEvent.objects.get()
+    assert stored.status == StripeEventStatus.FAILED
     assert "price_unknown" in stored.error
     assert not Subscription.objects.exists()
 
@@ -345,7 +345,7 @@ def test_event_for_a_customer_we_do_not_know_fails_and_is_kept(stripe_client, fa
            "items": {"data": [{"price": {"id": "price_test_creator"}}]}}
     response = post_event(stripe_client, fake_stripe.event("customer.subscription.created", sub))
     assert response.status_code == 500
-    assert "cus_stranger" in WebhookEvent.objects.get().error
+    assert "cus_stranger" in StripeEvent.objects.get().error
 
 
 def test_webhook_secret_is_the_only_key(stripe_client, fake_stripe, settings,
@@ -355,4 +355,4 @@ def test_webhook_secret_is_the_only_key(stripe_client, fake_stripe, settings,
                                                            stripe_subscription),
                           secret=WEBHOOK_SECRET)
     assert response.status_code == 400
-    assert not WebhookEvent.objects.exists()
+    assert not StripeEvent.objects.exists()

@@ -16,9 +16,11 @@ from PIL import Image
 
 from captions import services
 from captions.models import JobStatus, ModelCall
+from captions.options import caption_options_validate
 from config.errors import ApplicationError
+from engines import caption_writer as llm
+from engines.caption_writer import prompts
 from tests.fakes.bedrock import PHRASEBOOK
-from workers import llm, prompts
 
 pytestmark = pytest.mark.django_db
 
@@ -299,7 +301,7 @@ def test_long_transcript_is_outlined_in_chunks_and_captioned_from_the_summary(
         for i in range(60)  # 20 minutes
     )
     transcript = " ".join(s.text for s in segments)
-    config = services.llm_config()
+    config = services.caption_writer_config()
     config = llm.LlmConfig(**{**config.__dict__, "transcript_chunk_chars": 4000})
     records = []
     result = llm.get_writer("bedrock", config).write(
@@ -340,7 +342,7 @@ def test_long_transcript_is_outlined_in_chunks_and_captioned_from_the_summary(
 )
 def test_out_of_range_options_are_refused_naming_the_field(options, field):
     with pytest.raises(ApplicationError) as caught:
-        services.caption_options_validate(options)
+        caption_options_validate(options)
     assert field in caught.value.details
 
 
@@ -418,7 +420,7 @@ def test_upload_form_takes_the_new_options_and_refuses_an_overlong_note(user_cli
             "file": SimpleUploadedFile("jfk.flac", (shared_media / "jfk.flac").read_bytes())}
     response = user_client.post("/jobs/new/", data)
     assert response.status_code == 400
-    assert "at most 300 characters" in response.content.decode()
+    assert "Keep the instruction to 300 characters; it has 301." in response.content.decode()
     assert not CaptionJob.objects.exists()
 
     data.update(custom_instruction="Mention the podcast",

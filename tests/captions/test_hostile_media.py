@@ -11,9 +11,9 @@ from django.core.files.base import ContentFile
 
 from captions import services
 from captions.models import JobStatus
+from engines import media
+from engines.errors import MediaRejected
 from tests.factories import CaptionJobFactory
-from workers import media
-from workers.errors import MediaRejected
 
 pytestmark = pytest.mark.django_db
 

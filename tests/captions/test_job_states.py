@@ -128,7 +128,7 @@ def test_running_attempt_keeps_its_lease_alive_past_the_lease_length(settings):
 
     settings.CAPTION_JOB_LEASE_SECONDS = 0.3
     job = services.caption_job_start(job_id=CaptionJobFactory().pk)
-    with services._lease_heartbeat(job):
+    with services.caption_job_lease_heartbeat(job):
         time.sleep(1.0)  # three lease lengths of work
         job.refresh_from_db()
         assert job.lease_expires_at > timezone.now()

@@ -10,11 +10,17 @@ from kombu.exceptions import OperationalError
 
 from captions import services
 from captions.models import CaptionJob, JobStatus
+from captions.tasks import caption_job_process
 from config.errors import ApplicationError
+from config.outbox import outbox_sweep
 from tests.factories import CaptionJobFactory, UserFactory
-from workers.tasks import caption_job_process
 
 pytestmark = pytest.mark.django_db
+
+
+def requeued(now=None) -> int:
+    """How many caption jobs the outbox sweep sent again."""
+    return outbox_sweep(now=now, sources=["caption_job"])["caption_job"]
 
 
 @pytest.fixture
@@ -43,12 +49,12 @@ def test_submission_while_the_broker_is_down_succeeds_and_the_sweep_sends_it_lat
     calls = []
     monkeypatch.setattr(caption_job_process, "apply_async",
                         lambda args, queue, countdown=None: calls.append((args[0], queue)))
-    assert services.caption_jobs_requeue_stale(now=timezone.now()) == 0  # not stale yet
+    assert requeued(now=timezone.now()) == 0  # not stale yet
     later = timezone.now() + timedelta(minutes=11)
-    assert services.caption_jobs_requeue_stale(now=later) == 1
+    assert requeued(now=later) == 1
     assert calls == [(str(job.pk), "gpu")]
     # Sent once per period, not on every sweep.
-    assert services.caption_jobs_requeue_stale(now=later + timedelta(seconds=60)) == 0
+    assert requeued(now=later + timedelta(seconds=60)) == 0
 
 
 def test_processing_job_whose_worker_died_is_sent_again(sent):
@@ -56,15 +62,15 @@ def test_processing_job_whose_worker_died_is_sent_again(sent):
                             lease_expires_at=timezone.now() - timedelta(seconds=5))
     alive = CaptionJobFactory(status=JobStatus.PROCESSING, attempts=1,
                               lease_expires_at=timezone.now() + timedelta(minutes=2))
-    assert services.caption_jobs_requeue_stale() == 1
+    assert requeued() == 1
     assert sent == [(str(job.pk), "gpu")]
     assert alive.pk not in {c[0] for c in sent}
 
 
 def test_job_waiting_for_the_hourly_cap_is_not_requeued_before_its_hour(sent):
     waiting = CaptionJobFactory(status=JobStatus.QUEUED, deferrals=1)
-    assert services.caption_jobs_requeue_stale(now=timezone.now() + timedelta(minutes=30)) == 0
-    assert services.caption_jobs_requeue_stale(now=timezone.now() + timedelta(minutes=75)) == 1
+    assert requeued(now=timezone.now() + timedelta(minutes=30)) == 0
+    assert requeued(now=timezone.now() + timedelta(minutes=75)) == 1
     assert sent == [(str(waiting.pk), "gpu")]
 
 
@@ -101,8 +107,7 @@ def test_jobs_lost_with_the_brokers_data_still_reach_a_final_state(
     clean_redis.flushdb()  # the restart: queued messages are gone
     with start_worker(app, pool="solo", perform_ping_check=False, queues=["default", "gpu"],
                       loglevel="WARNING", shutdown_timeout=30):
-        assert services.caption_jobs_requeue_stale(
-            now=timezone.now() + timedelta(minutes=11)) == 3
+        assert requeued(now=timezone.now() + timedelta(minutes=11)) == 3
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and CaptionJob.objects.filter(
                 pk__in=[j.pk for j in jobs]).exclude(status=JobStatus.DONE).exists():

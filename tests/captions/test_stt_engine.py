@@ -5,7 +5,8 @@ import pytest
 import torch
 import whisper
 
-from workers import media, stt
+from engines import media, stt
+from engines.stt import decoding
 
 SR = stt.SAMPLE_RATE
 
@@ -41,11 +42,11 @@ def test_short_audio_is_one_window():
 def test_batched_decoding_gives_the_tokens_whisper_decode_gives(config, speech, timestamps):
     config = stt.SttConfig(**{**config.__dict__, "timestamps": timestamps})
     model = stt.load(config).model
-    task = stt._decoding_task(model, config, language="en", task="transcribe")
+    task = decoding._decoding_task(model, config, language="en", task="transcribe")
     windows = [(0, 30 * SR), (30 * SR, len(speech))]
     with torch.no_grad():
-        mels = stt._window_mels(speech, windows, model.dims.n_mels, "cpu")
-        ours = stt._greedy_batch(model, task, model.embed_audio(mels), temperature=0.0,
+        mels = decoding._window_mels(speech, windows, model.dims.n_mels, "cpu")
+        ours = decoding._greedy_batch(model, task, model.embed_audio(mels), temperature=0.0,
                                  sample_len=24, fixed=False)
         reference = whisper.decode(model, mels, whisper.DecodingOptions(
             language="en", sample_len=24, without_timestamps=not timestamps, fp16=False))
@@ -60,11 +61,11 @@ def test_batched_decoding_gives_the_tokens_whisper_decode_gives(config, speech, 
 def test_fixed_token_mode_decodes_exactly_k_tokens_per_window(config, speech):
     fixed = stt.SttConfig(**{**config.__dict__, "fixed_token_count": 30})
     model = stt.load(fixed).model
-    task = stt._decoding_task(model, fixed, language="en", task="transcribe")
+    task = decoding._decoding_task(model, fixed, language="en", task="transcribe")
     with torch.no_grad():
-        mels = stt._window_mels(speech, stt.plan_windows(len(speech), speech),
+        mels = decoding._window_mels(speech, stt.plan_windows(len(speech), speech),
                                 model.dims.n_mels, "cpu")
-        results = stt._decode_windows(model, task, model.embed_audio(mels), fixed)
+        results = decoding._decode_windows(model, task, model.embed_audio(mels), fixed)
     assert [len(r.tokens) for r in results] == [30, 30]
     assert all(task.tokenizer.eot not in r.tokens for r in results)
 
@@ -135,13 +136,13 @@ def test_fp16_decoding_gives_the_tokens_whisper_decode_gives(whisper_checkpoint,
     stt.half_weights(model)
     monkeypatch.setattr(stt.SttConfig, "fp16", property(lambda self: True))
     config = stt.SttConfig(model=whisper_checkpoint, sample_len=16, temperatures=(0.0,))
-    task = stt._decoding_task(model, config, language="en", task="transcribe")
+    task = decoding._decoding_task(model, config, language="en", task="transcribe")
     windows = [(0, 30 * SR), (30 * SR, len(speech))]
     with torch.no_grad():
-        mels = stt._window_mels(speech, windows, model.dims.n_mels, "cpu")
+        mels = decoding._window_mels(speech, windows, model.dims.n_mels, "cpu")
         features = model.embed_audio(mels.half())
         assert features.dtype == torch.float16
-        ours = stt._greedy_batch(model, task, features, temperature=0.0, sample_len=16,
+        ours = decoding._greedy_batch(model, task, features, temperature=0.0, sample_len=16,
                                  fixed=False)
         reference = whisper.decode(model, mels, whisper.DecodingOptions(
             language="en", sample_len=16, fp16=True))
@@ -151,12 +152,12 @@ def test_fp16_decoding_gives_the_tokens_whisper_decode_gives(whisper_checkpoint,
 def test_a_window_whose_confidence_is_not_a_number_counts_as_unconfident():
     config = stt.SttConfig(model="unused")
     nan = float("nan")
-    quiet = stt._Decoded(tokens=[], text="", avg_logprob=nan, no_speech_prob=0.99,
+    quiet = decoding._Decoded(tokens=[], text="", avg_logprob=nan, no_speech_prob=0.99,
                          temperature=0.0, compression_ratio=0.0)
-    assert stt._is_silent(quiet, config)
-    loud = stt._Decoded(tokens=[1], text="x", avg_logprob=nan, no_speech_prob=0.01,
+    assert decoding._is_silent(quiet, config)
+    loud = decoding._Decoded(tokens=[1], text="x", avg_logprob=nan, no_speech_prob=0.01,
                         temperature=0.0, compression_ratio=1.0)
-    assert stt._needs_fallback(loud, config)
+    assert decoding._needs_fallback(loud, config)
 
 
 def test_segments_with_unknown_probabilities_are_stored_as_valid_json():
@@ -171,7 +172,7 @@ def test_segments_with_unknown_probabilities_are_stored_as_valid_json():
 
 
 def test_random_checkpoints_are_finite_and_the_same_for_the_same_seed(tmp_path):
-    from workers.whisper_checkpoint import build_random_checkpoint
+    from engines.whisper_checkpoint import build_random_checkpoint
 
     first = torch.load(build_random_checkpoint(str(tmp_path / "a.pt")), weights_only=True)
     second = torch.load(build_random_checkpoint(str(tmp_path / "b.pt")), weights_only=True)

@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from captions import services
 from captions.models import JobStatus
+from captions.options import caption_options_validate
 from tests.factories import CaptionJobFactory
 
 pytestmark = pytest.mark.django_db
@@ -162,30 +163,30 @@ def test_out_of_range_subtitle_options_are_refused_by_name(option, value):
     from config.errors import ApplicationError
 
     with pytest.raises(ApplicationError) as caught:
-        services.caption_options_validate({option: value})
+        caption_options_validate({option: value})
     assert caught.value.status == 400
     assert option in caught.value.details
 
 
 def test_subtitle_defaults_and_choices_are_kept():
-    clean = services.caption_options_validate({})
+    clean = caption_options_validate({})
     assert clean["subtitle_max_chars_per_line"] == 42
     assert clean["subtitle_max_cue_ms"] == 7000
     assert clean["word_timestamps"] is False
-    clean = services.caption_options_validate({**LIMITS, "word_timestamps": "on"})
+    clean = caption_options_validate({**LIMITS, "word_timestamps": "on"})
     assert clean["subtitle_max_chars_per_line"] == 32
     assert clean["word_timestamps"] is True
     from config.errors import ApplicationError
 
     with pytest.raises(ApplicationError) as caught:
-        services.caption_options_validate({"subtitle_min_cue_ms": 3000,
+        caption_options_validate({"subtitle_min_cue_ms": 3000,
                                            "subtitle_max_cue_ms": 2000})
     assert "subtitle_min_cue_ms" in caught.value.details
 
 
 def test_worker_reports_readiness_once_the_model_is_loaded(settings, tmp_path):
-    from workers import stt
-    from workers.tasks import stt_worker_ready
+    from captions.tasks import stt_worker_ready
+    from engines import stt
 
     settings.WHISPER_PRELOAD = True
     settings.WHISPER_READY_FILE = str(tmp_path / "ready.json")

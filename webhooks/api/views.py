@@ -7,16 +7,11 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import (
-    IDEMPOTENCY_KEY_HEADER,
-    RETRY_AFTER_HEADER,
-    CreatedCursorPagination,
-    error_responses,
-    idempotent,
-    paginated,
-)
+from api.errors import RETRY_AFTER_HEADER, error_responses
+from api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
+from api.pagination import CreatedCursorPagination, paginated
 from webhooks import selectors, services
-from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus, WebhookEvent
+from webhooks.models import SUBSCRIBABLE_EVENTS, DeliveryStatus, OutboundEventType
 
 ENDPOINT_PATH_PARAM = OpenApiParameter("endpoint_id", OpenApiTypes.UUID,
                                        OpenApiParameter.PATH)
@@ -51,7 +46,7 @@ class WebhookDeliverySerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     event_id = serializers.UUIDField()
-    event_type = serializers.ChoiceField(choices=WebhookEvent.choices)
+    event_type = serializers.ChoiceField(choices=OutboundEventType.choices)
     status = serializers.ChoiceField(choices=DeliveryStatus.choices)
     attempt_count = serializers.IntegerField()
     next_attempt_at = serializers.DateTimeField(allow_null=True)

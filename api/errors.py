@@ -1,16 +1,13 @@
-"""What every public API view shares: the error shape, throttles, pagination,
-content negotiation, idempotent POSTs and the OpenAPI pieces that describe them.
+"""Every API error leaves as ``{"code", "message", "details"}`` with the right status.
 
-Every error leaves the API as ``{"code", "message", "details"}`` with the right status;
-``exception_handler`` is the one place that turns exceptions into those responses.
+``exception_handler`` is the one place that turns exceptions into those responses;
+``error_responses`` describes them in the OpenAPI schema.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 
-from django.conf import settings
 from django.core.exceptions import (
     PermissionDenied,
     RequestDataTooBig,
@@ -23,19 +20,15 @@ from django.core.exceptions import (
 )
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import set_rollback
 
 from config.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
-
-# --- Errors -------------------------------------------------------------------------------
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -132,32 +125,10 @@ def error_responses(*codes: int) -> dict:
     }
 
 
-def paginated(serializer_class, name: str):
-    """The OpenAPI shape of a cursor page of ``serializer_class`` items."""
-    return inline_serializer(
-        name=name,
-        fields={
-            "next": serializers.URLField(allow_null=True, help_text="The next page, if any."),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer_class(many=True),
-        },
-    )
-
-
 RETRY_AFTER_HEADER = OpenApiParameter(
     "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER,
     description="Seconds to wait before retrying.", response=[429],
 )
-
-IDEMPOTENCY_KEY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description="Any unique string (e.g. a UUID). Retrying with the same key and body "
-    "replays the first response instead of acting twice; reusing a key with a different "
-    "body is refused with 422. Keys are kept for 24 hours.",
-)
-
-
-# --- Content negotiation --------------------------------------------------------------------
 
 
 class JsonErrorsNegotiation(DefaultContentNegotiation):
@@ -171,118 +142,3 @@ class JsonErrorsNegotiation(DefaultContentNegotiation):
             return super().select_renderer(request, renderers, format_suffix)
         except exceptions.NotAcceptable:
             return renderers[0], renderers[0].media_type
-
-
-# --- Throttles -----------------------------------------------------------------------------
-
-
-class _ApiKeyThrottle(SimpleRateThrottle):
-    """A per-key request rate kept in the Django cache (Redis wherever REDIS_URL is set).
-
-    Requests with a session are counted per user, on their own bucket.
-    """
-
-    setting = ""
-
-    def get_rate(self):
-        return getattr(settings, self.setting)
-
-    def get_cache_key(self, request, view):
-        if not self.applies(request):
-            return None
-        auth = request.auth
-        ident = f"key-{auth.pk}" if getattr(auth, "pk", None) else f"user-{request.user.pk}"
-        if not request.user.is_authenticated:
-            ident = f"ip-{self.get_ident(request)}"
-        return f"throttle:{self.scope}:{ident}"
-
-    def applies(self, request) -> bool:
-        return True
-
-
-class ApiReadThrottle(_ApiKeyThrottle):
-    scope = "api_read"
-    setting = "API_THROTTLE_READ_RATE"
-
-    def applies(self, request) -> bool:
-        return request.method in ("GET", "HEAD", "OPTIONS")
-
-
-class ApiWriteThrottle(_ApiKeyThrottle):
-    scope = "api_write"
-    setting = "API_THROTTLE_WRITE_RATE"
-
-    def applies(self, request) -> bool:
-        return request.method not in ("GET", "HEAD", "OPTIONS")
-
-
-# --- Pagination ----------------------------------------------------------------------------
-
-
-class CreatedCursorPagination(CursorPagination):
-    """Newest first; cursors stay correct while new rows arrive."""
-
-    ordering = ("-created_at", "-id")
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-    def decode_cursor(self, request):
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise ApplicationError(
-                "The cursor is not valid; use the `next` or `previous` link of a page.",
-                code="invalid_cursor",
-            ) from None
-
-    def get_paginated_response_schema(self, schema):
-        result = super().get_paginated_response_schema(schema)
-        result["required"] = ["next", "previous", "results"]
-        return result
-
-
-# --- Idempotent POSTs ----------------------------------------------------------------------
-
-
-def idempotent(method):
-    """Replay the first response to a POST retried with the same ``Idempotency-Key``."""
-    from accounts import services as account_services
-
-    @functools.wraps(method)
-    def wrapper(self, request, *args, **kwargs):
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            return method(self, request, *args, **kwargs)
-        data = request.data
-        if hasattr(data, "getlist"):
-            fields = {k: data.getlist(k) for k in data if k not in request.FILES}
-        elif isinstance(data, dict):
-            fields = data
-        else:
-            fields = {"": data}
-        request_hash = account_services.idempotency_request_hash(
-            method=request.method, path=request.path, fields=fields, files=request.FILES
-        )
-        record = account_services.idempotency_begin(
-            user=request.user, key=key, request_hash=request_hash
-        )
-        if record is not None:
-            return Response(
-                record.response_body,
-                status=record.status_code,
-                headers={**record.response_headers, "Idempotent-Replayed": "true"},
-            )
-        try:
-            response = method(self, request, *args, **kwargs)
-        except Exception as exc:
-            response = self.handle_exception(exc)
-        keep = {h: response[h] for h in ("Location", "Retry-After") if response.has_header(h)}
-        account_services.idempotency_finish(
-            user=request.user, key=key, status_code=response.status_code,
-            body=getattr(response, "data", None), headers=keep,
-        )
-        return response
-
-    return wrapper
-

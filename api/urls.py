@@ -1,7 +1,11 @@
-"""``/api/v1/``: the public API. Its schema and docs live at ``/api/schema/`` and ``/api/docs/``."""
+"""``/api/v1/``: the public API, every app's endpoints.
+
+Its schema and docs live at ``/api/schema/`` and ``/api/docs/``.
+"""
 
 from django.urls import path, re_path
 
+from billing.api import views as usage
 from captions.api import views as jobs
 from webhooks.api import views as webhooks
 
@@ -22,7 +26,7 @@ urlpatterns = [
         name="job_transcript",
     ),
     path("uploads/", jobs.UploadCreateApi.as_view(), name="uploads"),
-    path("usage/", jobs.UsageApi.as_view(), name="usage"),
+    path("usage/", usage.UsageApi.as_view(), name="usage"),
     path("webhooks/", webhooks.WebhookEndpointListCreateApi.as_view(), name="webhooks"),
     path("webhooks/<uuid:endpoint_id>/", webhooks.WebhookEndpointDetailApi.as_view(),
          name="webhook"),

@@ -1,4 +1,8 @@
-"""Celery tasks: thin shells around ``captions.services``."""
+"""Celery tasks for captions: thin shells around ``captions.services``.
+
+Registered names keep their old ``workers.tasks.`` prefix, so messages queued by an
+earlier release during a deploy still find their task.
+"""
 
 import json
 import logging
@@ -7,15 +11,16 @@ from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
 
-from billing import services as billing_services
-from captions import services
+from config.outbox import outbox_sweep
+
+from . import services
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
     bind=True,
-    name="workers.tasks.caption_job_process",
+    name=services.jobs.CAPTION_JOB_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=None,
@@ -27,25 +32,6 @@ def caption_job_process(self, job_id: str) -> None:
         logger.exception("caption job %s attempt crashed", job_id)
         if services.caption_job_attempt_crashed(job_id=job_id):
             raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
-
-
-@shared_task(name="workers.tasks.cost_reservations_sweep")
-def cost_reservations_sweep() -> int:
-    """Release reservations of workers that died before settling (run by celery beat)."""
-    released = billing_services.cost_reservations_sweep()
-    if released:
-        logger.warning("released %d expired cost reservations", released)
-    return released
-
-
-@shared_task(name="workers.tasks.webhook_delivery_send", acks_late=True)
-def webhook_delivery_send(delivery_id: str) -> None:
-    """One attempt at a webhook delivery; schedules the next one when it failed."""
-    from webhooks import services as webhook_services
-
-    delay = webhook_services.webhook_delivery_attempt(delivery_id=delivery_id)
-    if delay is not None:
-        webhook_services.webhook_delivery_enqueue(delivery_id=delivery_id, countdown=delay)
 
 
 def stt_worker_ready(**_kwargs) -> bool:
@@ -74,8 +60,8 @@ worker_process_init.connect(stt_worker_ready, weak=False)
 
 @shared_task(name="workers.tasks.caption_jobs_requeue_stale")
 def caption_jobs_requeue_stale() -> int:
-    """Queue again jobs whose task was lost or whose worker died (run by celery beat)."""
-    return services.caption_jobs_requeue_stale()
+    """Kept for messages queued by an earlier release: the outbox sweep does this now."""
+    return outbox_sweep(sources=["caption_job"])["caption_job"]
 
 
 @shared_task(name="workers.tasks.caption_retention_purge")

@@ -1,213 +1,26 @@
-"""Speech to text with openai-whisper, decoded in batches of 30-second windows.
-
-The model is loaded once per worker process and kept; loading is guarded by a
-lock so two threads never load it twice. Nothing here knows about Django: the
-caller passes the configuration in.
-
-``whisper.transcribe`` decodes one 30-second window at a time and re-reads the
-decoder's weights for every token of every window. Here a recording is cut into
-windows up front (at the quietest moment near each 30-second mark, so words are
-not split), every window's log-Mel spectrogram goes through the encoder in
-batches, and the windows of a batch are decoded together by one greedy loop with
-a key-value cache, so each decoder step serves the whole batch. Rows that reached
-their end-of-text token leave the batch (and the cache) at once. Whisper's own
-logit rules (timestamp pairing, blank and non-speech suppression) are reused
-unchanged; temperature fallback re-decodes only the windows that need it, at
-most once per configured temperature; windows judged silent are dropped.
-"""
+"""Batched decoding of 30-second windows (see ``engines.stt`` for the design)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import socket
-import threading
-import urllib.error
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SttModelUnavailable
-
-_lock = threading.Lock()
-_loaded: dict[tuple[str, str], LoadedModel] = {}
-
-SAMPLE_RATE = 16_000
-WINDOW_SECONDS = 30
-# A window is cut at the quietest tenth of a second in its last CUT_SEARCH_SECONDS:
-# wide enough to find a pause between words, narrow enough that windows stay near
-# 30 s (at most one window in ten more than fixed 30-s cuts).
-CUT_SEARCH_SECONDS = 5
-ENERGY_FRAME = SAMPLE_RATE // 10
-HOP_LENGTH = 160  # samples per Mel frame; window starts are aligned to it
-TASKS = ("transcribe", "translate")
-
-
-@dataclass(frozen=True)
-class SttConfig:
-    model: str
-    device: str = "cpu"
-    download_root: str | None = None
-    allow_download: bool = False
-    # Most tokens decoded per 30-second window (whisper's own cap is 224).
-    sample_len: int = 224
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
-    # Windows encoded and decoded together; bounded by memory, not by correctness.
-    batch_size: int = 16
-    timestamps: bool = True
-    compression_ratio_threshold: float = 2.4
-    logprob_threshold: float = -1.0
-    no_speech_threshold: float = 0.6
-    # Benchmark only: ignore end-of-text and decode exactly this many tokens per window,
-    # because a model with random weights never stops on its own.
-    fixed_token_count: int | None = None
-
-    @property
-    def fp16(self) -> bool:
-        return self.device.startswith("cuda")
-
-
-@dataclass
-class LoadedModel:
-    model: object
-    name: str
-    checkpoint_sha256: str
-    device: str
-
-
-@dataclass
-class Word:
-    start: float
-    end: float
-    word: str
-    probability: float
-
-
-@dataclass
-class Segment:
-    start: float
-    end: float
-    text: str
-    words: list[Word] | None = None
-    # Whisper's confidence signals for the window this segment came from.
-    avg_logprob: float | None = None
-    no_speech_prob: float | None = None
-    temperature: float | None = None
-
-    def as_dict(self) -> dict:
-        data = {"start": self.start, "end": self.end, "text": self.text}
-        for name in ("avg_logprob", "no_speech_prob", "temperature"):
-            value = getattr(self, name)
-            if value is not None and math.isfinite(value):
-                data[name] = round(value, 4)
-        if self.words is not None:
-            # JSON (and PostgreSQL's jsonb) has no NaN: an unknown probability is null.
-            data["words"] = [
-                {**asdict(w), "probability": round(w.probability, 4)
-                 if math.isfinite(w.probability) else None}
-                for w in self.words
-            ]
-        return data
-
-
-@dataclass
-class TranscriptionResult:
-    language: str
-    segments: list[Segment] = field(default_factory=list)
-    windows: int = 0
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text for s in self.segments if s.text).strip()
-
-
-def _sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _checkpoint_path(config: SttConfig) -> str:
-    import whisper
-
-    if os.path.isfile(config.model):
-        return config.model
-    if config.model not in whisper.available_models():
-        raise SttModelUnavailable(
-            f"WHISPER_MODEL='{config.model}' is neither a checkpoint file nor a known model "
-            f"name ({', '.join(whisper.available_models())}).",
-        )
-    root = config.download_root or os.path.join(os.path.expanduser("~"), ".cache", "whisper")
-    url = whisper._MODELS[config.model]
-    cached = os.path.join(root, os.path.basename(url))
-    if os.path.isfile(cached):
-        return cached
-    if not config.allow_download:
-        raise SttModelUnavailable(
-            f"The Whisper model '{config.model}' is not on this machine and downloads are off. "
-            "Set WHISPER_MODEL to the path of a Whisper checkpoint (.pt), or put the file in "
-            f"{root}, or set WHISPER_ALLOW_DOWNLOAD=true on a machine with internet access."
-        )
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(60)
-    try:
-        whisper._download(url, root, in_memory=False)
-    except (urllib.error.URLError, OSError, RuntimeError) as exc:
-        raise SttModelUnavailable(
-            f"The Whisper model '{config.model}' could not be downloaded ({exc}). "
-            "Set WHISPER_MODEL to the path of a Whisper checkpoint (.pt) on this machine, "
-            f"or put the file in {root}."
-        ) from exc
-    finally:
-        socket.setdefaulttimeout(previous)
-    return cached
-
-
-def load(config: SttConfig) -> LoadedModel:
-    """Load (once per process) and return the configured model.
-
-    Raises SttModelUnavailable, with a message saying how to configure a model,
-    when the checkpoint is missing and cannot be fetched.
-    """
-    key = (config.model, config.device)
-    with _lock:
-        if key in _loaded:
-            return _loaded[key]
-        import whisper
-
-        path = _checkpoint_path(config)
-        model = whisper.load_model(path, device=config.device)
-        model.eval()
-        if config.fp16:
-            half_weights(model)
-        name = config.model if not os.path.isfile(config.model) else os.path.basename(path)
-        loaded = LoadedModel(
-            model=model, name=name, checkpoint_sha256=_sha256_of(path), device=config.device
-        )
-        _loaded[key] = loaded
-        return loaded
-
-
-def half_weights(model) -> None:
-    """Store the matrices in fp16 once, instead of Whisper casting them on every call.
-
-    Whisper's Linear, Conv1d and embedding layers cast their weights to the input's
-    dtype each time they run, so with fp16 inputs the casts become no-ops. Layer norms
-    keep fp32 weights: Whisper computes them in fp32 and casts the result back.
-    """
-    import torch
-
-    for module in model.modules():
-        if isinstance(module, (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Embedding)):
-            module.half()
-
-
-def is_loaded(config: SttConfig) -> bool:
-    return (config.model, config.device) in _loaded
-
+from .model import (
+    CUT_SEARCH_SECONDS,
+    ENERGY_FRAME,
+    HOP_LENGTH,
+    SAMPLE_RATE,
+    TASKS,
+    WINDOW_SECONDS,
+    LoadedModel,
+    Segment,
+    SttConfig,
+    TranscriptionResult,
+    Word,
+    load,
+)
 
 # --- Windows -------------------------------------------------------------------------
 

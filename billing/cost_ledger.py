@@ -1,0 +1,188 @@
+"""The hourly API cost ledger: reserve before a paid call, settle after it, release on failure.
+
+The ledger lives in PostgreSQL and is the only source of truth. A cap holds under
+any concurrency because reserving takes a row lock on the user's ``CostWindow`` row
+for the hour and checks ``settled + reserved + amount <= cap`` while holding it;
+settling and releasing take the same lock. No counter lives in Redis, so a Redis
+restart can never cause overspend.
+
+The window is the clock hour in UTC. A reservation and its settlement stay in the
+window where the reservation was made; the cap resets at the top of each hour.
+
+A reservation is for the most the call can cost (for the LLM: the prompt's tokens
+plus ``max_tokens`` of output at the model's prices), so settling never raises
+spend above what was admitted; a settlement above its reservation is clamped to it
+and logged, because the cap is the promise we make to the customer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.errors import ApplicationError
+
+from .models import CostReservation, CostWindow, ReservationStatus
+from .selectors import cost_window_seconds_left, cost_window_start, hourly_cap_micros_for_user
+
+logger = logging.getLogger(__name__)
+
+
+def format_dollars(micros: int) -> str:
+    return f"${micros / 1_000_000:,.2f}"
+
+
+class CostCapExceeded(ApplicationError):
+    """429 with Retry-After: the user's hourly budget cannot cover this call."""
+
+    def __init__(self, *, cap: int, spent: int, amount: int, retry_after: int, resets_at):
+        super().__init__(
+            f"Hourly API cost cap reached: {format_dollars(spent)} of your "
+            f"{format_dollars(cap)} per hour is used or reserved, and this step needs up to "
+            f"{format_dollars(amount)}. The cap resets at {resets_at:%H:%M} UTC "
+            f"(in {retry_after} seconds).",
+            code="cost_cap_exceeded",
+            status=429,
+            details={"limit": "hourly_cost_cap", "cap_micros": cap, "used_micros": spent,
+                     "requested_micros": amount, "resets_at": resets_at.isoformat()},
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+def _locked_window(*, user, start: datetime) -> CostWindow:
+    """The user's window row for ``start``, created if needed, locked FOR UPDATE."""
+    window = CostWindow.objects.select_for_update().filter(user=user, window_start=start).first()
+    if window is not None:
+        return window
+    try:
+        with transaction.atomic():
+            CostWindow.objects.create(user=user, window_start=start)
+    except IntegrityError:
+        pass  # another transaction created it first; lock theirs
+    return CostWindow.objects.select_for_update().get(user=user, window_start=start)
+
+
+def cost_reservation_create(
+    *, user, key: str, amount_micros: int, kind: str, job_id=None, now: datetime | None = None
+) -> CostReservation:
+    """Reserve ``amount_micros`` of the user's hourly budget for one paid call.
+
+    Idempotent per ``key``: a redelivered call gets its existing reservation back,
+    unless that one was released (the call failed, or its worker died and the sweeper
+    freed it): a call made again must fit under the cap again, like a new one.
+    Raises CostCapExceeded (HTTP 429 with Retry-After) when the budget cannot cover it.
+    """
+    if amount_micros < 0:
+        raise ValueError("a reservation cannot be negative")
+    now = now or timezone.now()
+    start = cost_window_start(now)
+    cap = hourly_cap_micros_for_user(user=user)
+    with transaction.atomic():
+        window = _locked_window(user=user, start=start)
+        existing = CostReservation.objects.select_for_update().filter(key=key).first()
+        if existing is not None and existing.status != ReservationStatus.RELEASED:
+            return existing
+        if window.spent_micros + amount_micros > cap:
+            retry_after = cost_window_seconds_left(now)
+            raise CostCapExceeded(cap=cap, spent=window.spent_micros, amount=amount_micros,
+                                  retry_after=retry_after,
+                                  resets_at=start + timedelta(hours=1))
+        window.reserved_micros += amount_micros
+        window.save(update_fields=["reserved_micros"])
+        expires_at = now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS)
+        if existing is not None:
+            # Released before: it held nothing, so it moves to this hour as a new hold.
+            existing.window, existing.status = window, ReservationStatus.RESERVED
+            existing.reserved_micros, existing.settled_micros = amount_micros, None
+            existing.created_at, existing.expires_at, existing.finished_at = now, expires_at, None
+            existing.save()
+            return existing
+        try:
+            with transaction.atomic():
+                return CostReservation.objects.create(
+                    user=user, window=window, key=key, kind=kind, job_id=job_id,
+                    reserved_micros=amount_micros, created_at=now, expires_at=expires_at,
+                )
+        except IntegrityError:
+            # The same call reserved concurrently in another hour's window: keep that one.
+            window.reserved_micros -= amount_micros
+            window.save(update_fields=["reserved_micros"])
+            return CostReservation.objects.get(key=key)
+
+
+def _finish(key: str, *, settled_micros: int | None) -> CostReservation | None:
+    with transaction.atomic():
+        reservation = CostReservation.objects.filter(key=key).select_related("window").first()
+        if reservation is None:
+            return None
+        window = CostWindow.objects.select_for_update().get(pk=reservation.window_id)
+        reservation = CostReservation.objects.select_for_update().get(pk=reservation.pk)
+        if reservation.status != ReservationStatus.RESERVED:
+            return reservation  # settled or released already: a redelivery changes nothing
+        window.reserved_micros -= reservation.reserved_micros
+        if settled_micros is None:
+            reservation.status = ReservationStatus.RELEASED
+        else:
+            if settled_micros > reservation.reserved_micros:
+                logger.error("cost %s above reservation %s for %s; clamped", settled_micros,
+                             reservation.reserved_micros, key)
+                settled_micros = reservation.reserved_micros
+            window.settled_micros += max(settled_micros, 0)
+            reservation.settled_micros = max(settled_micros, 0)
+            reservation.status = ReservationStatus.SETTLED
+        reservation.finished_at = timezone.now()
+        window.save(update_fields=["reserved_micros", "settled_micros"])
+        reservation.save(update_fields=["status", "settled_micros", "finished_at"])
+        return reservation
+
+
+def cost_reservation_settle(*, key: str, actual_micros: int) -> CostReservation | None:
+    """Record the call's actual cost. Settling the same key twice charges once."""
+    return _finish(key, settled_micros=actual_micros)
+
+
+def cost_reservation_release(*, key: str) -> CostReservation | None:
+    """The call failed or never happened: give the reserved budget back."""
+    return _finish(key, settled_micros=None)
+
+
+def cost_reservations_extend(*, job_id, now: datetime | None = None) -> int:
+    """Keep a running job's reservations from being swept while its worker is alive.
+
+    Called from the job's lease heartbeat, so a long transcription is never released
+    (and its budget handed to other calls) while it is still being paid for.
+    """
+    now = now or timezone.now()
+    return CostReservation.objects.filter(
+        job_id=job_id, status=ReservationStatus.RESERVED
+    ).update(expires_at=now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS))
+
+
+def cost_reservations_sweep(*, now: datetime | None = None) -> int:
+    """Release reservations whose worker died before settling them. Returns how many."""
+    now = now or timezone.now()
+    keys = list(
+        CostReservation.objects.filter(status=ReservationStatus.RESERVED, expires_at__lt=now)
+        .values_list("key", flat=True)[:1000]
+    )
+    for key in keys:
+        cost_reservation_release(key=key)
+    return len(keys)
+
+
+def cost_cap_check(*, user, amount_micros: int = 0, now: datetime | None = None) -> None:
+    """The fast check at submission: refuse with 429 when the hour's budget is used up."""
+    now = now or timezone.now()
+    start = cost_window_start(now)
+    cap = hourly_cap_micros_for_user(user=user)
+    window = CostWindow.objects.filter(user=user, window_start=start).first()
+    spent = window.spent_micros if window else 0
+    if spent + amount_micros > cap or (amount_micros == 0 and spent >= cap):
+        raise CostCapExceeded(cap=cap, spent=spent, amount=amount_micros,
+                              retry_after=cost_window_seconds_left(now),
+                              resets_at=start + timedelta(hours=1))

@@ -1,0 +1,62 @@
+"""Writes for captions, one module per sub-domain.
+
+- ``assets``: uploads and direct uploads, checked from their bytes before they are kept;
+- ``jobs``: submission, the job state machine and its lease, cancel, retry, delete;
+- ``results``: what a job's paid steps cost (model calls, the cost ledger's holds);
+- ``pipeline``: one attempt of a job through the engines;
+- ``retention``: deleting what the plans no longer keep.
+
+Callers may import the names below from ``captions.services``; each is defined once, in
+its module.
+"""
+
+from .assets import (
+    direct_upload_create,
+    direct_uploads_sweep,
+    media_asset_create,
+    media_check,
+)
+from .jobs import (
+    InvalidTransition,
+    JobCancelled,
+    caption_job_admission_check,
+    caption_job_cancel,
+    caption_job_complete,
+    caption_job_defer,
+    caption_job_delete,
+    caption_job_enqueue,
+    caption_job_event_data,
+    caption_job_fail,
+    caption_job_lease_heartbeat,
+    caption_job_lease_renew,
+    caption_job_message,
+    caption_job_queue,
+    caption_job_retry,
+    caption_job_set_stage,
+    caption_job_start,
+    caption_job_submit,
+    caption_job_submit_from_upload,
+    caption_jobs_pending,
+)
+from .pipeline import (
+    caption_job_attempt_crashed,
+    caption_job_run,
+    caption_writer_config,
+    stt_config,
+    stt_preload,
+)
+from .results import model_call_record, paid_step, stt_cost_micros
+from .retention import caption_retention_purge
+
+__all__ = [
+    "InvalidTransition", "JobCancelled", "caption_job_admission_check",
+    "caption_job_attempt_crashed", "caption_job_cancel", "caption_job_complete",
+    "caption_job_defer", "caption_job_delete", "caption_job_enqueue", "caption_job_event_data",
+    "caption_job_fail", "caption_job_lease_heartbeat", "caption_job_lease_renew",
+    "caption_job_message", "caption_job_queue", "caption_job_retry", "caption_job_run",
+    "caption_job_set_stage", "caption_job_start", "caption_job_submit",
+    "caption_job_submit_from_upload", "caption_jobs_pending", "caption_retention_purge",
+    "caption_writer_config", "direct_upload_create", "direct_uploads_sweep",
+    "media_asset_create", "media_check", "model_call_record", "paid_step", "stt_config",
+    "stt_cost_micros", "stt_preload",
+]

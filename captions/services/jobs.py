@@ -1,0 +1,468 @@
+"""Caption jobs: submission, the state machine and its lease, cancel, retry and delete.
+
+Every change of a job's status goes through ``_transition``, which locks the row,
+checks ``ALLOWED_TRANSITIONS`` and writes a ``JobEvent`` in the same transaction. A job's
+task is sent through the outbox once the job's rows are committed; a job left queued
+(its message lost) is sent again by the outbox sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing import cost_ledger
+from billing import quotas as billing_quotas
+from billing import services as billing_services
+from billing.cost_ledger import CostCapExceeded
+from config.errors import ApplicationError
+from config.outbox import Message, outbox_send, outbox_send_on_commit
+from engines import caption_writer, stt
+from webhooks import services as webhook_services
+from webhooks.models import OutboundEventType
+
+from .. import selectors, storage
+from ..models import (
+    ALLOWED_TRANSITIONS,
+    FINAL_STATUSES,
+    CaptionJob,
+    CaptionVariant,
+    JobEvent,
+    JobStage,
+    JobStatus,
+    MediaKind,
+    Transcript,
+)
+from ..options import caption_options_validate
+from . import assets
+
+logger = logging.getLogger(__name__)
+
+# Registered task names stay as they were, so messages queued during a deploy still run.
+CAPTION_JOB_TASK = "workers.tasks.caption_job_process"
+
+
+class JobCancelled(Exception):
+    """Raised inside the pipeline when the job was cancelled while it ran."""
+
+
+class InvalidTransition(ApplicationError):
+    """409: the job's status does not allow the change (e.g. retrying a finished job)."""
+
+    def __init__(self, job: CaptionJob, to_status: str):
+        super().__init__(
+            f"A {job.get_status_display().lower()} job cannot become {to_status}.",
+            code="invalid_transition", status=409,
+        )
+
+
+# --- Submission ------------------------------------------------------------------------
+
+
+def caption_job_admission_check(*, owner, language: str = "",
+                                now: datetime | None = None) -> None:
+    """The owner's plan quotas for one more job (billing's ``quota_admission_check``)."""
+    now = now or timezone.now()
+    billing_quotas.quota_admission_check(
+        user=owner, language=language, now=now,
+        recent_submissions=selectors.caption_job_submission_times(
+            owner=owner, since=now - timedelta(hours=1)),
+    )
+
+
+def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
+    job = CaptionJob.objects.create(owner=owner, asset=asset, **clean)
+    JobEvent.objects.create(job=job, to_status=JobStatus.QUEUED, stage=job.stage, actor=owner,
+                            message=message)
+    outbox_send_on_commit(caption_job_message(job=job))
+    return job
+
+
+def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
+    """Check the options and quotas, store the upload, create the job and queue it.
+
+    Raises ApplicationError: 400 for bad options (naming each), 429 over a quota, and
+    what ``assets.media_asset_create`` raises. Nothing is stored then.
+    """
+    clean = caption_options_validate(options)
+    # Quotas before anything is stored; the worker makes the authoritative cost reservation.
+    caption_job_admission_check(owner=owner, language=clean["language"])
+    asset = assets.media_asset_create(owner=owner, upload=upload)
+    try:
+        with transaction.atomic():
+            return _job_create(owner=owner, asset=asset, clean=clean, message="Submitted")
+    except Exception:
+        assets.media_asset_discard(asset=asset)
+        raise
+
+
+def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> CaptionJob:
+    """Create a job from a finished direct upload, after checking the object's bytes.
+
+    Raises ApplicationError: 400 for bad options, 404 for an unknown (or another user's)
+    upload, 409 when nothing was uploaded yet or the upload was already used, 413 and
+    415 as for a normal upload, in which case the uploaded object is deleted; 429 over
+    a quota.
+    """
+    clean = caption_options_validate(options)
+    caption_job_admission_check(owner=owner, language=clean["language"])
+    with transaction.atomic():
+        upload, asset = assets.direct_upload_claim(owner=owner, upload_id=upload_id)
+        try:
+            with transaction.atomic():
+                job = _job_create(owner=owner, asset=asset, clean=clean,
+                                  message="Submitted from a direct upload")
+                assets.direct_upload_mark_used(upload=upload, job=job)
+        except Exception:
+            storage.object_delete(asset.file.name)
+            raise
+    return job
+
+
+# --- Queues and the outbox -----------------------------------------------------------------
+
+
+def caption_job_queue(*, job: CaptionJob) -> str:
+    """Jobs with sound go to the speech-to-text queue that GPU workers serve; images do not.
+
+    A job runs as one task (probe, transcribe, write) so that its attempts, redelivery
+    and cancellation stay one state machine; the stages around transcription are short
+    next to it. The README section "Queues" explains the choice.
+    """
+    if job.asset.kind == MediaKind.IMAGE:
+        return settings.CAPTIONS_DEFAULT_QUEUE
+    return settings.CAPTIONS_STT_QUEUE
+
+
+def caption_job_message(*, job: CaptionJob, countdown: float | None = None) -> Message:
+    return Message(task=CAPTION_JOB_TASK, args=(str(job.pk),), queue=caption_job_queue(job=job),
+                   countdown=countdown, subject=f"caption job {job.pk}")
+
+
+def caption_job_enqueue(*, job_id, countdown: float | None = None) -> bool:
+    """Send the job's task now. Never raises; False when the broker refused it."""
+    job = CaptionJob.objects.select_related("asset").filter(pk=job_id).first()
+    if job is None:
+        return False
+    return outbox_send(caption_job_message(job=job, countdown=countdown))
+
+
+def caption_jobs_pending(*, cutoff: datetime, now: datetime) -> list[Message]:
+    """The outbox's view of jobs: those whose task was lost, to be sent again.
+
+    A queued job nobody picked up since ``cutoff`` (an hour more for a job waiting for
+    the hourly cap, whose task is scheduled up to an hour ahead), and a processing job
+    whose worker's lease ran out (the worker died). They are touched, so the next sweep
+    waits a full period again. Sending a job twice is harmless: ``caption_job_start``
+    lets only one attempt run.
+    """
+    stale = (
+        CaptionJob.objects.filter(status=JobStatus.QUEUED, deferrals=0, updated_at__lt=cutoff)
+        | CaptionJob.objects.filter(status=JobStatus.QUEUED, deferrals__gt=0,
+                                    updated_at__lt=cutoff - timedelta(hours=1))
+        | CaptionJob.objects.filter(status=JobStatus.PROCESSING, lease_expires_at__lt=now)
+    )
+    jobs = list(stale.select_related("asset")[:500])
+    CaptionJob.objects.filter(pk__in=[job.pk for job in jobs]).update(updated_at=now)
+    return [caption_job_message(job=job) for job in jobs]
+
+
+# --- The state machine ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def _transition(
+    job_id, to_status: str, *, actor=None, message: str = "", **fields
+) -> CaptionJob:
+    job = CaptionJob.objects.select_for_update().get(pk=job_id)
+    if to_status not in ALLOWED_TRANSITIONS[job.status]:
+        raise InvalidTransition(job, to_status)
+    from_status = job.status
+    job.status = to_status
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save()
+    JobEvent.objects.create(
+        job=job, from_status=from_status, to_status=to_status, stage=job.stage,
+        actor=actor, message=message[:2000],
+    )
+    return job
+
+
+def caption_job_start(*, job_id) -> CaptionJob | None:
+    """Claim a job for a worker attempt. Returns None when there is nothing to do.
+
+    A redelivered job whose worker died (its lease ran out) starts a new attempt; after
+    CAPTION_JOB_MAX_ATTEMPTS attempts it fails with a reason instead. A delivery that
+    finds a live lease is a duplicate (the broker's visibility timeout passed while the
+    job ran): it does nothing, so a job never runs on two workers at once.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        job = CaptionJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in FINAL_STATUSES:
+            return None
+        if (job.status == JobStatus.PROCESSING and job.lease_expires_at
+                and job.lease_expires_at > now):
+            logger.warning("job %s is running elsewhere until %s; duplicate delivery ignored",
+                           job.pk, job.lease_expires_at)
+            return None
+        if job.attempts >= settings.CAPTION_JOB_MAX_ATTEMPTS:
+            caption_job_fail(
+                job_id=job.pk,
+                code="too_many_attempts",
+                message=(
+                    f"Processing stopped unexpectedly {job.attempts} times, so the job was "
+                    "stopped. Retry it, and contact support if it fails again."
+                ),
+            )
+            return None
+        return _transition(
+            job.pk,
+            JobStatus.PROCESSING,
+            attempts=job.attempts + 1,
+            stage=JobStage.PROBING,
+            progress=5,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS),
+            error_code="",
+            error_message="",
+            stage_seconds={},
+            message=f"Attempt {job.attempts + 1} started",
+        )
+
+
+def caption_job_lease_renew(*, job_id) -> bool:
+    """Extend the running job's lease, and its cost reservations' expiry with it.
+
+    False when the job is no longer processing.
+    """
+    renewed = bool(CaptionJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS)
+    ))
+    if renewed:
+        cost_ledger.cost_reservations_extend(job_id=job_id)
+    return renewed
+
+
+@contextmanager
+def caption_job_lease_heartbeat(job: CaptionJob):
+    """Renew the job's lease from a background thread while the attempt runs."""
+    stop = threading.Event()
+    interval = max(settings.CAPTION_JOB_LEASE_SECONDS / 3, 0.05)
+
+    def beat():
+        try:
+            while not stop.wait(interval):
+                if not caption_job_lease_renew(job_id=job.pk):
+                    return
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"lease-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def caption_job_set_stage(*, job: CaptionJob, stage: str, progress: int) -> None:
+    """Record progress; raises JobCancelled if the customer cancelled meanwhile."""
+    updated = CaptionJob.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
+        stage=stage, progress=progress, updated_at=timezone.now()
+    )
+    if not updated:
+        raise JobCancelled()
+    job.stage, job.progress = stage, progress
+
+
+def caption_job_defer(*, job: CaptionJob, refusal: CostCapExceeded) -> CaptionJob:
+    """Put a job back to wait for its owner's hourly cost cap to reset, then resume it.
+
+    The attempt does not count against CAPTION_JOB_MAX_ATTEMPTS. After
+    CAPTION_JOB_MAX_DEFERRALS waits the job fails with the cap's message instead, so a
+    job never waits forever.
+    """
+    if job.deferrals >= settings.CAPTION_JOB_MAX_DEFERRALS:
+        return caption_job_fail(
+            job_id=job.pk, code="cost_cap_exceeded",
+            message=f"{refusal.message} The job waited {job.deferrals} times and was stopped; "
+                    "retry it later or ask us to raise your cap.",
+        )
+    resets_at = refusal.details["resets_at"]
+    with transaction.atomic():
+        job = _transition(
+            job.pk, JobStatus.QUEUED,
+            message=f"Waiting for the hourly cost cap to reset at {resets_at}",
+            stage=JobStage.WAITING, progress=0,
+            attempts=max(job.attempts - 1, 0), deferrals=job.deferrals + 1,
+            error_code="waiting_for_budget",
+            error_message=(
+                f"{refusal.message} This job is paused and continues by itself then."
+            ),
+        )
+        outbox_send_on_commit(caption_job_message(job=job, countdown=refusal.retry_after + 1))
+    return job
+
+
+def caption_job_event_data(*, job: CaptionJob) -> dict:
+    """What a webhook tells about a job: enough to act on without another request."""
+    api = f"{settings.SITE_URL.rstrip('/')}/api/v1/jobs/{job.pk}/"
+    failed = job.status == JobStatus.FAILED
+    return {
+        "job": {
+            "id": str(job.pk),
+            "status": job.status,
+            "created_at": job.created_at,
+            "finished_at": job.finished_at,
+            "error": {"code": job.error_code, "message": job.error_message} if failed else None,
+            "links": {
+                "self": api,
+                "transcript": f"{api}transcript.json",
+                "captions": f"{api}captions/",
+            },
+        }
+    }
+
+
+def _job_event_publish(*, job: CaptionJob, event_type: str) -> None:
+    # Same transaction as the status change: the event exists if and only if the change
+    # does, and it is sent once the change is committed.
+    webhook_services.webhook_event_publish(
+        owner=job.owner, event_type=event_type, data=caption_job_event_data(job=job)
+    )
+
+
+def caption_job_fail(*, job_id, code: str, message: str, actor=None) -> CaptionJob:
+    with transaction.atomic():
+        job = _transition(
+            job_id,
+            JobStatus.FAILED,
+            actor=actor,
+            message=message,
+            error_code=code[:50],
+            error_message=message,
+            finished_at=timezone.now(),
+        )
+        _job_event_publish(job=job, event_type=OutboundEventType.JOB_FAILED)
+    return job
+
+
+def caption_job_cancel(*, job: CaptionJob, actor) -> CaptionJob:
+    """Cancel a queued or running job. Raises ApplicationError(409) for a finished one."""
+    return _transition(
+        job.pk,
+        JobStatus.CANCELLED,
+        actor=actor,
+        message="Cancelled",
+        stage=JobStage.FINISHED,
+        finished_at=timezone.now(),
+    )
+
+
+def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
+    """Queue a failed job again with a fresh attempt count.
+
+    A customer's own retry passes the same quotas as a new job (429 otherwise); a
+    retry by support staff does not.
+    """
+    if job.asset.purged_at is not None:
+        raise ApplicationError(
+            "This job's upload was deleted under your plan's retention period, so it cannot "
+            "run again. Upload the file again to start a new job.",
+            code="media_purged", status=409,
+        )
+    if actor is not None and actor.pk == job.owner_id:
+        caption_job_admission_check(owner=job.owner)
+    with transaction.atomic():
+        job = _transition(
+            job.pk,
+            JobStatus.QUEUED,
+            actor=actor,
+            message="Retried",
+            stage=JobStage.WAITING,
+            progress=0,
+            attempts=0,
+            error_code="",
+            error_message="",
+            finished_at=None,
+        )
+        outbox_send_on_commit(caption_job_message(job=job))
+    return job
+
+
+def caption_job_complete(
+    *,
+    job: CaptionJob,
+    transcript: stt.TranscriptionResult | None,
+    duration_seconds: float,
+    captions: caption_writer.CaptionResult,
+    engine_versions: dict,
+) -> CaptionJob:
+    with transaction.atomic():
+        # Results of an earlier, interrupted attempt are replaced, never duplicated.
+        Transcript.objects.filter(job=job).delete()
+        CaptionVariant.objects.filter(job=job).delete()
+        if transcript is not None:
+            Transcript.objects.create(
+                job=job,
+                language=transcript.language,
+                text=transcript.text,
+                segments=[s.as_dict() for s in transcript.segments],
+                duration_seconds=duration_seconds,
+                summary=captions.summary,
+                chapters=[{"start": c.start, "title": c.title} for c in captions.chapters],
+            )
+        CaptionVariant.objects.bulk_create(
+            CaptionVariant(job=job, position=i, text=text, writer=captions.writer,
+                           language=captions.language)
+            for i, text in enumerate(captions.variants)
+        )
+        done = _transition(
+            job.pk,
+            JobStatus.DONE,
+            message="Done",
+            stage=JobStage.FINISHED,
+            progress=100,
+            engine_versions=engine_versions,
+            prompt_id=captions.prompt_id,
+            prompt_version=captions.prompt_version,
+            stage_seconds=job.stage_seconds,
+            finished_at=timezone.now(),
+        )
+        # In the same transaction: a job is in the usage ledger exactly when it is done.
+        billing_services.usage_record_job(
+            user=done.owner, job_id=done.pk,
+            audio_seconds=duration_seconds if transcript is not None else 0,
+        )
+        _job_event_publish(job=done, event_type=OutboundEventType.JOB_COMPLETED)
+        return done
+
+
+def caption_job_delete(*, job: CaptionJob, actor) -> None:
+    """Delete a job with its results and, unless another job uses it, its media.
+
+    A queued or running job is cancelled first (a worker running it stops at its next
+    stage). Storage objects are removed once the deletion is committed.
+    """
+    with transaction.atomic():
+        locked = CaptionJob.objects.select_for_update().select_related("asset").get(pk=job.pk)
+        if locked.status not in FINAL_STATUSES:
+            _transition(locked.pk, JobStatus.CANCELLED, actor=actor,
+                        message="Cancelled to be deleted", stage=JobStage.FINISHED,
+                        finished_at=timezone.now())
+        asset = locked.asset
+        locked.delete()
+        if not CaptionJob.objects.filter(asset=asset).exists():
+            key = asset.file.name
+            asset.delete()
+            transaction.on_commit(lambda: storage.file_delete(key))
+    logger.info("job %s deleted by %s", job.pk, getattr(actor, "pk", None))

@@ -1,0 +1,273 @@
+"""The pipeline: one attempt of a job, from the stored upload to captions.
+
+probe (ffprobe, or Pillow for an image) -> decode (ffmpeg) -> transcribe (Whisper) ->
+write (the caption writer) -> results. The engines know nothing of Django; this module
+gives them their settings and turns their failures into the job's final state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db.models import Max
+
+from billing import cost_ledger
+from billing import selectors as billing_selectors
+from config.humanize import format_duration
+from engines import caption_writer, images, media, stt
+from engines.errors import MediaRejected, PipelineError, SttModelUnavailable
+
+from .. import storage
+from ..languages import LANGUAGES
+from ..models import FINAL_STATUSES, CaptionJob, JobStage, MediaAsset, MediaKind, ModelCall
+from .jobs import (
+    InvalidTransition,
+    JobCancelled,
+    caption_job_complete,
+    caption_job_defer,
+    caption_job_fail,
+    caption_job_lease_heartbeat,
+    caption_job_set_stage,
+    caption_job_start,
+)
+from .results import model_call_record, paid_step, stt_cost_micros
+
+logger = logging.getLogger(__name__)
+
+
+def stt_config() -> stt.SttConfig:
+    return stt.SttConfig(
+        model=settings.WHISPER_MODEL,
+        device=settings.WHISPER_DEVICE,
+        download_root=settings.WHISPER_DOWNLOAD_ROOT,
+        allow_download=settings.WHISPER_ALLOW_DOWNLOAD,
+        sample_len=settings.WHISPER_SAMPLE_LEN,
+        temperatures=settings.WHISPER_TEMPERATURES,
+        batch_size=settings.WHISPER_BATCH_SIZE,
+    )
+
+
+def caption_writer_config() -> caption_writer.LlmConfig:
+    """The caption writer's settings, for the backend CAPTION_WRITER names."""
+    backend = settings.CAPTION_WRITER
+    anthropic_api = backend == "anthropic"
+    return caption_writer.LlmConfig(
+        backend=backend if backend in ("bedrock", "anthropic") else "bedrock",
+        model=settings.ANTHROPIC_MODEL if anthropic_api else settings.BEDROCK_MODEL_ID,
+        region=settings.BEDROCK_REGION,
+        endpoint_url=(settings.ANTHROPIC_BASE_URL if anthropic_api
+                      else settings.BEDROCK_ENDPOINT_URL) or None,
+        api_key=settings.ANTHROPIC_API_KEY,
+        timeout_seconds=settings.LLM_TIMEOUT_SECONDS,
+        max_tries=settings.LLM_MAX_TRIES,
+        backoff_base_seconds=settings.LLM_BACKOFF_BASE_SECONDS,
+        backoff_max_seconds=settings.LLM_BACKOFF_MAX_SECONDS,
+        max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS,
+        prices=settings.LLM_PRICES,
+        transcript_chunk_chars=settings.LLM_TRANSCRIPT_CHUNK_CHARS,
+        outline_min_seconds=settings.LLM_OUTLINE_MIN_SECONDS,
+        max_chapters=settings.LLM_MAX_CHAPTERS,
+    )
+
+
+def _pictures_for_writer(*, path: str, kind: str, has_video: bool, duration: float,
+                         workdir: str) -> tuple[images.ModelImage, ...]:
+    """The image itself, or key frames of a video, re-encoded and shrunk for the model."""
+    if kind == MediaKind.IMAGE:
+        return (images.image_for_model(path, max_side=settings.LLM_IMAGE_MAX_SIDE),)
+    if not has_video or settings.LLM_VIDEO_FRAMES <= 0:
+        return ()
+    frames = media.extract_key_frames(
+        path, workdir, count=settings.LLM_VIDEO_FRAMES, duration_seconds=duration,
+        ffmpeg=settings.FFMPEG_BINARY, timeout=settings.FFMPEG_TIMEOUT_SECONDS,
+        max_seconds=settings.CAPTIONS_MAX_MEDIA_SECONDS,
+    )
+    return tuple(images.image_for_model(f, max_side=settings.LLM_IMAGE_MAX_SIDE) for f in frames)
+
+
+def stt_preload() -> stt.LoadedModel | None:
+    """Load the configured Whisper model now (a worker starting up), not on its first job.
+
+    Returns None, after logging why, when no model can be loaded: jobs then fail with
+    the same message a customer can act on, and the worker keeps serving other work.
+    """
+    try:
+        return stt.load(stt_config())
+    except SttModelUnavailable as exc:
+        logger.error("speech-to-text not ready: %s", exc.user_message)
+        return None
+
+
+@contextmanager
+def _asset_local_copy(asset: MediaAsset):
+    suffix = os.path.splitext(asset.file.name)[1]
+    with tempfile.TemporaryDirectory(prefix="caption-job-") as tmp:
+        path = os.path.join(tmp, "input" + suffix)
+        with storage.file_open(asset.file.name) as src, open(path, "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(chunk)
+        yield path
+
+
+@contextmanager
+def _timed(job: CaptionJob, stage: str):
+    began = time.monotonic()
+    yield
+    job.stage_seconds[stage] = round(time.monotonic() - began, 3)
+
+
+def caption_job_run(*, job_id) -> CaptionJob | None:
+    """Run one attempt of a job to a final state.
+
+    Failures a customer can act on (unreadable media, no audio, a missing model)
+    end the job as failed with that reason. Unexpected errors propagate, so the
+    task layer can retry; the attempt count bounds the retries.
+    """
+    job = caption_job_start(job_id=job_id)
+    if job is None:
+        return None
+    with caption_job_lease_heartbeat(job):
+        return _caption_job_attempt(job)
+
+
+def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
+    job_id = job.pk
+    asset = job.asset
+    max_seconds = billing_selectors.plan_limits_for_user(user=job.owner).max_media_seconds
+    try:
+        with _asset_local_copy(asset) as path:
+            transcript = None
+            duration = 0.0
+            versions: dict = {}
+            image_description = ""
+            with _timed(job, JobStage.PROBING):
+                has_video = False
+                if asset.kind == MediaKind.IMAGE:
+                    info = images.inspect_image(path)
+                    image_description = f"A {info.width}x{info.height} {info.format} image"
+                    has_audio = False
+                else:
+                    info = media.probe(
+                        path, ffprobe=settings.FFPROBE_BINARY,
+                        timeout=min(120, settings.FFMPEG_TIMEOUT_SECONDS),
+                    )
+                    duration = info.duration_seconds
+                    if duration > max_seconds:
+                        raise MediaRejected(
+                            f"The media is {format_duration(duration)} long; the limit is "
+                            f"{format_duration(max_seconds)}.",
+                            code="media_too_long",
+                        )
+                    if not info.has_audio and not info.has_video:
+                        raise MediaRejected("The file has no audio or video stream.",
+                                            code="no_media_streams")
+                    if asset.kind == MediaKind.AUDIO and not info.has_audio:
+                        raise MediaRejected("The file has no audio stream.", code="no_audio")
+                    has_audio, has_video = info.has_audio, info.has_video
+                    if not has_audio:
+                        image_description = "A video without sound"
+                MediaAsset.objects.filter(pk=asset.pk).update(duration_seconds=duration or None)
+            if has_audio:
+                caption_job_set_stage(job=job, stage=JobStage.TRANSCRIBING, progress=20)
+                with _timed(job, JobStage.TRANSCRIBING):
+                    audio = media.decode_audio(
+                        path, ffmpeg=settings.FFMPEG_BINARY,
+                        timeout=settings.FFMPEG_TIMEOUT_SECONDS,
+                        max_seconds=max_seconds,
+                    )
+                    if audio.size == 0:
+                        raise MediaRejected("The audio track is empty.", code="empty_audio")
+                    duration = len(audio) / media.SAMPLE_RATE
+                    # One key per job: a redelivered or resumed job is not charged twice
+                    # for transcribing the same recording.
+                    with paid_step(job=job, key=f"stt:{job.pk}", kind="stt",
+                                    amount_micros=stt_cost_micros(duration)):
+                        transcript, versions["stt"] = stt.transcribe(
+                            audio, stt_config(), word_timestamps=job.word_timestamps
+                        )
+            caption_job_set_stage(job=job, stage=JobStage.WRITING, progress=80)
+            with _timed(job, JobStage.WRITING):
+                writer = caption_writer.get_writer(settings.CAPTION_WRITER, caption_writer_config())
+                pictures = ()
+                if writer.uses_images:
+                    pictures = _pictures_for_writer(
+                        path=path, kind=asset.kind, has_video=has_video, duration=duration,
+                        workdir=os.path.dirname(path),
+                    )
+                spoken = transcript.language if transcript else ""
+                language = job.language or (spoken if spoken in LANGUAGES else "") or "en"
+                # Numbered per job across retries too (a retry resets job.attempts to 0).
+                attempt = (ModelCall.objects.filter(job=job).aggregate(n=Max("attempt"))["n"]
+                           or 0) + 1
+                captions = writer.write(
+                    caption_writer.CaptionRequest(
+                        media_kind=asset.kind,
+                        transcript=transcript.text if transcript else "",
+                        tone=job.tone,
+                        length=job.length,
+                        platform=job.platform,
+                        language=language,
+                        language_name=LANGUAGES.get(language, language),
+                        variants=job.variant_count,
+                        image_description=image_description,
+                        hashtags=job.hashtags,
+                        emoji=job.emoji,
+                        custom_instruction=job.custom_instruction,
+                        segments=tuple(
+                            caption_writer.TimedText(s.start, s.end, s.text)
+                            for s in transcript.segments
+                        ) if transcript else (),
+                        duration_seconds=duration,
+                        images=pictures,
+                    ),
+                    on_call=lambda record: model_call_record(
+                        job=job, attempt=attempt, record=record
+                    ),
+                    before_call=lambda index, purpose, ceiling: (
+                        cost_ledger.cost_reservation_create(
+                            user=job.owner, key=f"llm:{job.pk}:{attempt}:{index}",
+                            amount_micros=ceiling, kind="llm", job_id=job.pk,
+                        )
+                    ),
+                )
+                versions["captions"] = captions.versions
+        return caption_job_complete(
+            job=job, transcript=transcript, duration_seconds=duration,
+            captions=captions, engine_versions=versions,
+        )
+    except JobCancelled:
+        logger.info("job %s was cancelled while it ran", job_id)
+        return None
+    except cost_ledger.CostCapExceeded as refusal:
+        return caption_job_defer(job=job, refusal=refusal)
+    except PipelineError as exc:
+        return caption_job_fail(job_id=job.pk, code=exc.code, message=exc.user_message)
+    except InvalidTransition:
+        # Cancelled between the last stage check and completion: results were rolled back.
+        return None
+
+
+def caption_job_attempt_crashed(*, job_id) -> bool:
+    """Called when an attempt raised an unexpected error. Returns True to retry it.
+
+    Once the attempts are used up the job fails with a reason the customer can read.
+    """
+    job = CaptionJob.objects.filter(pk=job_id).first()
+    if job is None or job.status in FINAL_STATUSES:
+        return False
+    if job.attempts < settings.CAPTION_JOB_MAX_ATTEMPTS:
+        return True
+    caption_job_fail(
+        job_id=job_id,
+        code="internal_error",
+        message=(
+            "Something went wrong on our side while processing this file. We have been "
+            "notified; you can retry the job."
+        ),
+    )
+    return False

@@ -1,0 +1,75 @@
+"""What a job's paid steps cost: model calls recorded, and reserve, settle or release.
+
+Every paid step goes through the hourly cost ledger: reserved before, settled after
+(or released when it failed), so a retried task is never charged twice.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import asdict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from billing import cost_ledger
+from engines import caption_writer
+
+from ..models import (
+    CaptionJob,
+    ModelCall,
+    ModelCallStatus,
+)
+
+
+def model_call_record(*, job: CaptionJob, attempt: int,
+                      record: caption_writer.CallRecord) -> ModelCall:
+    """Store one model call and add what it cost to the job's totals.
+
+    Written in its own transaction as soon as the call ends, so the money spent stays
+    recorded even when the attempt later fails. Failed calls carry no tokens and no cost.
+    """
+    fields = asdict(record)
+    if record.status != ModelCallStatus.SUCCEEDED:
+        fields.update(input_tokens=0, output_tokens=0, cost_micro_usd=0)
+    # The hourly cost ledger first, in its own transaction: what was reserved becomes what
+    # the call cost even if the job row is gone by now (deleted while the call ran).
+    key = f"llm:{job.pk}:{attempt}:{record.call_index}"
+    if record.status == ModelCallStatus.SUCCEEDED:
+        cost_ledger.cost_reservation_settle(key=key, actual_micros=fields["cost_micro_usd"])
+    else:
+        cost_ledger.cost_reservation_release(key=key)
+    with transaction.atomic():
+        call = ModelCall.objects.create(job=job, attempt=attempt, **fields)
+        if record.status == ModelCallStatus.SUCCEEDED:
+            CaptionJob.objects.filter(pk=job.pk).update(
+                input_tokens=F("input_tokens") + call.input_tokens,
+                output_tokens=F("output_tokens") + call.output_tokens,
+                cost_micro_usd=F("cost_micro_usd") + call.cost_micro_usd,
+            )
+    return call
+
+
+def stt_cost_micros(audio_seconds: float) -> int:
+    """What transcription costs us, priced per audio second (STT_PRICE_MICROS_PER_SECOND)."""
+    return math.ceil(audio_seconds * settings.STT_PRICE_MICROS_PER_SECOND)
+
+
+@contextmanager
+def paid_step(*, job: CaptionJob, key: str, kind: str, amount_micros: int):
+    """Reserve before a paid step, settle its cost after it, release it if it fails.
+
+    Raises ``cost_ledger.CostCapExceeded`` before the step when the owner's hourly cap cannot
+    cover it; the pipeline then defers the job.
+    """
+    cost_ledger.cost_reservation_create(
+        user=job.owner, key=key, amount_micros=amount_micros, kind=kind, job_id=job.pk
+    )
+    try:
+        yield
+    except BaseException:
+        cost_ledger.cost_reservation_release(key=key)
+        raise
+    cost_ledger.cost_reservation_settle(key=key, actual_micros=amount_micros)

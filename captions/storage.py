@@ -1,0 +1,113 @@
+"""The one gateway to media storage: django-storages' S3 in production, local disk in development.
+
+Every read, write and delete of an upload or a result goes through here, so retries,
+timeouts and what a storage outage looks like to a customer are decided in one place.
+Direct uploads (presigned PUTs, object checks, copies) exist only where media is in S3.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+
+
+class StorageUnavailable(ApplicationError):
+    """503 with Retry-After: the storage did not answer; nothing was changed."""
+
+    def __init__(self, doing: str = "the upload was not saved"):
+        super().__init__(
+            f"Our file storage is not answering right now, so {doing}. Please try again in "
+            "a minute.",
+            code="storage_unavailable", status=503, headers={"Retry-After": "60"},
+        )
+
+
+def media_key(*, owner_id, ext: str) -> str:
+    """A new, server-generated key for an owner's media; the client's name is never used."""
+    return f"media/{owner_id}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{ext}"
+
+
+def file_save(key: str, content) -> str:
+    """Store ``content`` under ``key``; returns the key used. Raises StorageUnavailable."""
+    try:
+        return default_storage.save(key, content)
+    except STORAGE_ERRORS as exc:
+        logger.warning("storing %s failed: %s", key, exc)
+        raise StorageUnavailable() from exc
+
+
+def file_delete(key: str) -> None:
+    """Delete the object; an object already gone is not an error."""
+    if key:
+        default_storage.delete(key)
+
+
+@contextmanager
+def file_open(key: str):
+    with default_storage.open(key, "rb") as fh:
+        yield fh
+
+
+# --- Direct uploads (S3 only) --------------------------------------------------------------
+
+
+def _client():
+    connection = getattr(default_storage, "connection", None)
+    return connection.meta.client if connection is not None else None
+
+
+def direct_uploads_supported() -> bool:
+    """True where media is kept in S3, so clients can PUT files to a presigned URL."""
+    return _client() is not None
+
+
+def presigned_put_url(key: str, *, expires_seconds: int) -> str:
+    return _client().generate_presigned_url(
+        "put_object", Params={"Bucket": default_storage.bucket_name, "Key": key},
+        ExpiresIn=expires_seconds, HttpMethod="PUT",
+    )
+
+
+def object_size(key: str) -> int | None:
+    """The object's size in bytes, or None when nothing was uploaded under the key."""
+    client = _client()
+    try:
+        return client.head_object(Bucket=default_storage.bucket_name, Key=key)["ContentLength"]
+    except client.exceptions.ClientError:
+        return None
+
+
+def object_head_bytes(key: str, count: int) -> bytes:
+    """The object's first ``count`` bytes."""
+    body = _client().get_object(Bucket=default_storage.bucket_name, Key=key,
+                                Range=f"bytes=0-{count - 1}")["Body"]
+    return body.read()
+
+
+def object_chunks(key: str, size: int = 1 << 20) -> Iterator[bytes]:
+    body = _client().get_object(Bucket=default_storage.bucket_name, Key=key)["Body"]
+    yield from body.iter_chunks(size)
+
+
+def object_copy(source_key: str, key: str) -> None:
+    bucket = default_storage.bucket_name
+    _client().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key},
+                          ServerSideEncryption="AES256")
+
+
+def object_delete(key: str) -> None:
+    client = _client()
+    if client is not None:
+        client.delete_object(Bucket=default_storage.bucket_name, Key=key)
