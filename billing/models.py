@@ -135,6 +135,46 @@ class UsageRecord(models.Model):
         return f"{self.audio_seconds}s for job {self.job_id}"
 
 
+class AdmissionStatus(models.TextChoices):
+    HELD = "held", "Held by a queued or running job"
+    SETTLED = "settled", "Settled: the job finished"
+    RELEASED = "released", "Released: the job failed or was cancelled"
+
+
+class JobAdmission(models.Model):
+    """One job admitted under the plan's quotas: the ledger both quotas are counted from.
+
+    Written under a lock on the user's ``BillingAccount`` row in the transaction that
+    creates (or retries) the job, so parallel submissions cannot pass one limit
+    together. Jobs per hour count admissions made in the last 60 minutes; audio minutes
+    count the usage ledger plus the seconds still ``held`` by queued and running jobs.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_admissions"
+    )
+    # The caption job's id; not a foreign key (billing does not reach into captions). A
+    # retried job is admitted again: one row per admission.
+    job_id = models.UUIDField(db_index=True)
+    admitted_at = models.DateTimeField()
+    # The media's duration as probed before it was stored (0 when its container does not
+    # say; the worker still enforces the plan's longest recording).
+    held_seconds = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=AdmissionStatus.choices,
+                              default=AdmissionStatus.HELD)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-admitted_at"]
+        indexes = [
+            models.Index(fields=["user", "admitted_at"]),
+            models.Index(fields=["user", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} admitted {self.admitted_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
 class OverageReportStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent to Stripe"

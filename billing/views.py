@@ -11,10 +11,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from captions import selectors as caption_selectors
 from config.errors import ApplicationError
 
-from . import selectors, services, stripe_gateway
+from . import quotas, selectors, services, stripe_gateway
 from .models import StripeEventStatus
 from .plans import PLANS
 
@@ -36,7 +35,7 @@ def overview(request):
     data = selectors.billing_overview(user=request.user)
     return render(request, "billing/overview.html", {
         "overview": data,
-        "quota": caption_selectors.caption_quota_usage(owner=request.user),
+        "quota": quotas.quota_usage(user=request.user),
         "plans": list(PLANS.values()),
         "stripe_configured": stripe_gateway.is_configured(),
     })

@@ -1,10 +1,6 @@
-from datetime import datetime, timedelta
 
 from django.db.models import Count, QuerySet, Sum
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
-
-from billing import quotas as billing_quotas
 
 from . import exports
 from .models import CaptionJob, CaptionVariant, JobStatus, Transcript
@@ -55,19 +51,6 @@ def usage_for_owner(*, owner, since, until) -> dict:
         "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "audio_seconds": round(seconds or 0.0, 3),
     }
-
-
-def caption_job_submission_times(*, owner, since: datetime) -> QuerySet:
-    """When the owner's jobs created after ``since`` were submitted, newest first (lazy)."""
-    return (CaptionJob.objects.filter(owner=owner, created_at__gt=since)
-            .order_by("-created_at").values_list("created_at", flat=True))
-
-
-def caption_quota_usage(*, owner, now: datetime | None = None) -> dict:
-    """Billing's quota usage for the owner, with the jobs they submitted in the last hour."""
-    now = now or timezone.now()
-    jobs = CaptionJob.objects.filter(owner=owner, created_at__gt=now - timedelta(hours=1))
-    return billing_quotas.quota_usage(user=owner, jobs_last_hour=jobs.count(), now=now)
 
 
 # Export format -> (content type, file extension).

@@ -89,13 +89,6 @@ def object_size(key: str) -> int | None:
         return None
 
 
-def object_head_bytes(key: str, count: int) -> bytes:
-    """The object's first ``count`` bytes."""
-    body = _client().get_object(Bucket=default_storage.bucket_name, Key=key,
-                                Range=f"bytes=0-{count - 1}")["Body"]
-    return body.read()
-
-
 def object_chunks(key: str, size: int = 1 << 20) -> Iterator[bytes]:
     body = _client().get_object(Bucket=default_storage.bucket_name, Key=key)["Body"]
     yield from body.iter_chunks(size)

@@ -42,6 +42,21 @@ class CaptionJobFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
     asset = factory.SubFactory(MediaAssetFactory, owner=factory.SelfAttribute("..owner"))
 
+    @factory.post_generation
+    def admission(obj, create, extracted, **kwargs):  # noqa: N805
+        """The quota ledger's row a submitted job has (``admission=False`` for none)."""
+        if not create or extracted is False:
+            return
+        from billing.models import AdmissionStatus, JobAdmission
+
+        live = obj.status in ("queued", "processing")
+        JobAdmission.objects.create(
+            user=obj.owner, job_id=obj.pk, admitted_at=obj.created_at,
+            held_seconds=round(obj.asset.duration_seconds or 0),
+            status=AdmissionStatus.HELD if live else (
+                AdmissionStatus.SETTLED if obj.status == "done" else AdmissionStatus.RELEASED),
+        )
+
 
 class TranscriptFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import RETRY_AFTER_HEADER, error_responses
+from billing import quotas as billing_quotas
 from captions import selectors as caption_selectors
 
 
@@ -26,6 +27,9 @@ class UsageQuotasSerializer(serializers.Serializer):
     class AudioSerializer(serializers.Serializer):
         included = serializers.IntegerField(help_text="Audio seconds the plan includes.")
         used = serializers.IntegerField(help_text="Audio seconds used this period.")
+        held = serializers.IntegerField(
+            help_text="Audio seconds held by queued and running jobs (counted against the "
+            "included minutes until they finish).")
         overage = serializers.IntegerField(help_text="Seconds beyond the included ones.")
         overage_allowed = serializers.BooleanField()
 
@@ -75,7 +79,7 @@ class UsageApi(APIView):
         start = datetime(now.year, now.month, 1, tzinfo=UTC)
         end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
         usage = caption_selectors.usage_for_owner(owner=request.user, since=start, until=end)
-        quotas = caption_selectors.caption_quota_usage(owner=request.user, now=now)
+        quotas = billing_quotas.quota_usage(user=request.user, now=now)
         return Response(
             self.UsageSerializer(
                 {"period_start": start, "period_end": end, "quotas": quotas, **usage}

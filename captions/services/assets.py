@@ -8,7 +8,10 @@ kept; a refused direct upload is deleted.
 from __future__ import annotations
 
 import hashlib
+import logging
+import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,10 +22,15 @@ from django.utils import timezone
 from billing import selectors as billing_selectors
 from billing.plans import Feature
 from config.errors import ApplicationError
+from config.humanize import format_duration
+from engines import images, media
+from engines.errors import MediaRejected, MediaToolFailed
 
 from .. import storage
 from ..models import DirectUpload, MediaAsset, MediaKind
 from ..uploads import ACCEPTED_TYPES, SNIFF_BYTES, clean_original_name, detect_content_type
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class CheckedMedia:
     content_type: str
     kind: str
     ext: str
+    # From the container's header; 0 for an image, or when the container does not say.
+    duration_seconds: float
+    sha256: str
 
 
 def _check_size(size: int | None, *, limits) -> None:
@@ -72,45 +83,112 @@ def _check_content_type(head: bytes) -> str:
     return content_type
 
 
-def media_check(*, owner, size: int | None, head: bytes) -> CheckedMedia:
-    """Check a file before it is kept: its size, its type from its first bytes, the plan.
+def _check_contents(path: str, *, kind: str, limits) -> float:
+    """Read the media's header (ffprobe) or decode the image: refused here, nothing is kept.
 
-    Raises ApplicationError: 400 for an empty file, 413 over the owner's plan's size
-    limit, 415 when the bytes are not audio, video or an image we accept, 403 for a
-    video on a plan without video.
+    Returns the duration in seconds (0 for an image or a container that does not say).
+    """
+    try:
+        if kind == MediaKind.IMAGE:
+            images.inspect_image(path)
+            return 0.0
+        info = media.probe(path, ffprobe=settings.FFPROBE_BINARY,
+                           timeout=min(60, settings.FFMPEG_TIMEOUT_SECONDS))
+    except MediaToolFailed as exc:
+        logger.error("could not inspect an upload: %s", exc.user_message)
+        raise ApplicationError(
+            "We cannot check uploads right now, so the file was not saved. Please try again "
+            "in a few minutes.", code="media_check_unavailable", status=503,
+            headers={"Retry-After": "60"},
+        ) from exc
+    except MediaRejected as exc:
+        raise ApplicationError(exc.user_message, code=exc.code,
+                               status=413 if exc.code == "image_too_large" else 422) from exc
+    if not info.has_audio and not info.has_video:
+        raise ApplicationError("The file has no audio or video stream.",
+                               code="no_media_streams", status=422)
+    if kind == MediaKind.AUDIO and not info.has_audio:
+        raise ApplicationError("The file has no audio stream.", code="no_audio", status=422)
+    if info.duration_seconds > limits.max_media_seconds:
+        raise ApplicationError(
+            f"The media is {format_duration(info.duration_seconds)} long; the limit is "
+            f"{format_duration(limits.max_media_seconds)} on the {limits.plan.name} plan.",
+            code="media_too_long", status=413,
+            details={"limit_seconds": limits.max_media_seconds,
+                     "duration_seconds": round(info.duration_seconds, 3),
+                     "plan": limits.plan.code},
+        )
+    return info.duration_seconds
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def media_check(*, owner, size: int | None, path: str) -> CheckedMedia:
+    """Check a file before it is kept, from a local copy of its bytes.
+
+    Size, type from the first bytes, the plan's features, then the contents: the header
+    of audio and video (its duration against the plan's longest recording), a full
+    decode of an image (bombs, truncated files). Raises ApplicationError: 400 for an
+    empty file, 413 over the plan's size or length limit or for an image with too many
+    pixels, 415 when the bytes are not media we accept, 403 for a video on a plan
+    without video, 422 for media we cannot read or without the streams it needs.
     """
     limits = billing_selectors.plan_limits_for_user(user=owner)
     _check_size(size, limits=limits)
-    content_type = _check_content_type(head)
+    with open(path, "rb") as fh:
+        content_type = _check_content_type(fh.read(SNIFF_BYTES))
     kind, ext = ACCEPTED_TYPES[content_type]
     _check_plan_allows_kind(kind, limits=limits)
-    return CheckedMedia(content_type=content_type, kind=kind, ext=ext)
+    duration = _check_contents(path, kind=kind, limits=limits)
+    return CheckedMedia(content_type=content_type, kind=kind, ext=ext,
+                        duration_seconds=duration, sha256=_sha256(path))
 
 
-def media_asset_create(*, owner, upload) -> MediaAsset:
-    """Store an upload under a server-generated key after checking its bytes.
+@contextmanager
+def upload_local_path(upload):
+    """A path to the upload's bytes on local disk (Django's temporary file, or a copy)."""
+    if hasattr(upload, "temporary_file_path"):
+        yield upload.temporary_file_path()
+        return
+    with tempfile.NamedTemporaryFile(prefix="upload-") as copy:
+        upload.seek(0)
+        for chunk in upload.chunks():
+            copy.write(chunk)
+        copy.flush()
+        upload.seek(0)
+        yield copy.name
 
-    Raises ApplicationError as ``media_check`` does, and 503 when the storage does not
-    answer. Nothing is stored then.
+
+def media_asset_store(*, owner, upload, checked: CheckedMedia) -> MediaAsset:
+    """Store a checked upload under a server-generated key and record it.
+
+    Raises StorageUnavailable (503) when the storage does not answer; nothing is kept.
     """
-    upload.seek(0)
-    checked = media_check(owner=owner, size=upload.size, head=upload.read(SNIFF_BYTES))
-    digest = hashlib.sha256()
-    upload.seek(0)
-    for chunk in upload.chunks():
-        digest.update(chunk)
     upload.seek(0)
     stored_key = storage.file_save(storage.media_key(owner_id=owner.pk, ext=checked.ext), upload)
     try:
         return MediaAsset.objects.create(
             owner=owner, file=stored_key, original_name=clean_original_name(upload.name or ""),
             content_type=checked.content_type, kind=checked.kind, size_bytes=upload.size,
-            sha256=digest.hexdigest(),
+            sha256=checked.sha256, duration_seconds=checked.duration_seconds or None,
         )
     except Exception:
         # No row may point at a missing object, and no object is left without a row.
         storage.file_delete(stored_key)
         raise
+
+
+def media_asset_create(*, owner, upload) -> MediaAsset:
+    """Check an upload (``media_check``) and store it (``media_asset_store``)."""
+    with upload_local_path(upload) as path:
+        checked = media_check(owner=owner, size=upload.size, path=path)
+    return media_asset_store(owner=owner, upload=upload, checked=checked)
 
 
 def media_asset_discard(*, asset: MediaAsset) -> None:
@@ -167,21 +245,24 @@ def direct_upload_claim(*, owner, upload_id) -> tuple[DirectUpload, MediaAsset]:
             code="upload_not_received", status=409,
         )
     try:
-        checked = media_check(owner=owner, size=size,
-                              head=storage.object_head_bytes(upload.key, SNIFF_BYTES))
+        with tempfile.NamedTemporaryFile(prefix="direct-upload-") as copy:
+            # Over the plan's size limit: refused from the header, without downloading it.
+            limits = billing_selectors.plan_limits_for_user(user=owner)
+            _check_size(size, limits=limits)
+            for chunk in storage.object_chunks(upload.key):
+                copy.write(chunk)
+            copy.flush()
+            checked = media_check(owner=owner, size=size, path=copy.name)
     except ApplicationError:
         storage.object_delete(upload.key)
         raise
-    digest = hashlib.sha256()
-    for chunk in storage.object_chunks(upload.key):
-        digest.update(chunk)
     key = storage.media_key(owner_id=owner.pk, ext=checked.ext)
     storage.object_copy(upload.key, key)
     try:
         asset = MediaAsset.objects.create(
             owner=owner, file=key, original_name=upload.original_name,
             content_type=checked.content_type, kind=checked.kind, size_bytes=size,
-            sha256=digest.hexdigest(),
+            sha256=checked.sha256, duration_seconds=checked.duration_seconds or None,
         )
     except Exception:
         storage.object_delete(key)

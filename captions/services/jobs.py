@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from engines import caption_writer, stt
 from webhooks import services as webhook_services
 from webhooks.models import OutboundEventType
 
-from .. import selectors, storage
+from .. import storage
 from ..models import (
     ALLOWED_TRANSITIONS,
     FINAL_STATUSES,
@@ -65,19 +66,20 @@ class InvalidTransition(ApplicationError):
 # --- Submission ------------------------------------------------------------------------
 
 
-def caption_job_admission_check(*, owner, language: str = "",
+def caption_job_admission_check(*, owner, media_seconds: float = 0, language: str = "",
                                 now: datetime | None = None) -> None:
-    """The owner's plan quotas for one more job (billing's ``quota_admission_check``)."""
-    now = now or timezone.now()
-    billing_quotas.quota_admission_check(
-        user=owner, language=language, now=now,
-        recent_submissions=selectors.caption_job_submission_times(
-            owner=owner, since=now - timedelta(hours=1)),
-    )
+    """Refuse early (no lock) a job the owner's plan would not admit now; see billing.quotas."""
+    billing_quotas.quota_admission_check(user=owner, media_seconds=media_seconds,
+                                         language=language, now=now)
 
 
 def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
-    job = CaptionJob.objects.create(owner=owner, asset=asset, **clean)
+    """Admit the job under the owner's quotas and create it, in the caller's transaction."""
+    job_id = uuid.uuid4()
+    billing_quotas.quota_admit(user=owner, job_id=job_id,
+                               media_seconds=asset.duration_seconds or 0,
+                               language=clean["language"])
+    job = CaptionJob.objects.create(id=job_id, owner=owner, asset=asset, **clean)
     JobEvent.objects.create(job=job, to_status=JobStatus.QUEUED, stage=job.stage, actor=owner,
                             message=message)
     outbox_send_on_commit(caption_job_message(job=job))
@@ -85,15 +87,19 @@ def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
 
 
 def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
-    """Check the options and quotas, store the upload, create the job and queue it.
+    """Check the options, the file and the quotas; store the upload; create and queue the job.
 
-    Raises ApplicationError: 400 for bad options (naming each), 429 over a quota, and
-    what ``assets.media_asset_create`` raises. Nothing is stored then.
+    Raises ApplicationError: 400 for bad options (naming each), what
+    ``assets.media_check`` raises for the file, 429 over a quota (checked before the
+    upload is stored, and again under the owner's lock as the job is created: a request
+    that lost that race leaves nothing stored), 503 when storage does not answer.
     """
     clean = caption_options_validate(options)
-    # Quotas before anything is stored; the worker makes the authoritative cost reservation.
-    caption_job_admission_check(owner=owner, language=clean["language"])
-    asset = assets.media_asset_create(owner=owner, upload=upload)
+    with assets.upload_local_path(upload) as path:
+        checked = assets.media_check(owner=owner, size=upload.size, path=path)
+    caption_job_admission_check(owner=owner, media_seconds=checked.duration_seconds,
+                                language=clean["language"])
+    asset = assets.media_asset_store(owner=owner, upload=upload, checked=checked)
     try:
         with transaction.atomic():
             return _job_create(owner=owner, asset=asset, clean=clean, message="Submitted")
@@ -106,9 +112,9 @@ def caption_job_submit_from_upload(*, owner, upload_id, options: dict) -> Captio
     """Create a job from a finished direct upload, after checking the object's bytes.
 
     Raises ApplicationError: 400 for bad options, 404 for an unknown (or another user's)
-    upload, 409 when nothing was uploaded yet or the upload was already used, 413 and
-    415 as for a normal upload, in which case the uploaded object is deleted; 429 over
-    a quota.
+    upload, 409 when nothing was uploaded yet or the upload was already used, as
+    ``assets.media_check`` does for the file (the uploaded object is then deleted), 429
+    over a quota.
     """
     clean = caption_options_validate(options)
     caption_job_admission_check(owner=owner, language=clean["language"])
@@ -192,6 +198,12 @@ def _transition(
         job=job, from_status=from_status, to_status=to_status, stage=job.stage,
         actor=actor, message=message[:2000],
     )
+    # The minutes the job held under the plan's quota: counted as usage once it is done
+    # (the usage ledger has them then), free again when it failed or was cancelled.
+    if to_status == JobStatus.DONE:
+        billing_quotas.quota_hold_settle(job_id=job.pk)
+    elif to_status in FINAL_STATUSES:
+        billing_quotas.quota_hold_release(job_id=job.pk)
     return job
 
 
@@ -371,8 +383,9 @@ def caption_job_cancel(*, job: CaptionJob, actor) -> CaptionJob:
 def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
     """Queue a failed job again with a fresh attempt count.
 
-    A customer's own retry passes the same quotas as a new job (429 otherwise); a
-    retry by support staff does not.
+    The job is admitted again under its owner's quotas, in the same transaction: a
+    customer's own retry must fit them like a new job (429 otherwise); a retry by
+    support staff is admitted (its minutes held) without that check.
     """
     if job.asset.purged_at is not None:
         raise ApplicationError(
@@ -380,9 +393,11 @@ def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
             "run again. Upload the file again to start a new job.",
             code="media_purged", status=409,
         )
-    if actor is not None and actor.pk == job.owner_id:
-        caption_job_admission_check(owner=job.owner)
     with transaction.atomic():
+        billing_quotas.quota_admit(
+            user=job.owner, job_id=job.pk, media_seconds=job.asset.duration_seconds or 0,
+            language=job.language, enforce=actor is not None and actor.pk == job.owner_id,
+        )
         job = _transition(
             job.pk,
             JobStatus.QUEUED,

@@ -4,6 +4,7 @@ import os
 import struct
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,57 @@ def test_every_accepted_container_still_probes(tmp_path, shared_media):
         info = media.probe(str(path))
         assert info.has_audio, path
         assert media.decode_audio(str(path)).size > 0, path
+
+
+# --- Refused at upload, before anything is stored (quality bar 4 and 5) -------------------
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels; its data is truncated."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def flac_claiming(seconds: int, tmp_path) -> bytes:
+    """A real two-second FLAC whose STREAMINFO claims ``seconds`` of audio."""
+    real = ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "2",
+                  out=tmp_path / "quiet.flac")
+    data = bytearray(real.read_bytes())
+    assert data[:4] == b"fLaC"
+    # STREAMINFO: after 10 bytes of block and frame sizes, 64 bits hold the sample rate
+    # (20), channels (3), bits per sample (5) and the total number of samples (36).
+    (packed,) = struct.unpack_from(">Q", data, 18)
+    rate = packed >> 44
+    struct.pack_into(">Q", data, 18, (packed & ~((1 << 36) - 1)) | (rate * seconds))
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("name", "make", "status", "code"), [
+    ("bomb.png", lambda tmp: png_claiming(40_000, 40_000), 413, "image_too_large"),
+    ("truncated.png", lambda tmp: png_claiming(4_000, 3_000), 422, "image_unreadable"),
+    ("ten-hours.flac", lambda tmp: flac_claiming(10 * 3600, tmp), 413, "media_too_long"),
+])
+def test_hostile_files_are_refused_at_upload_and_nothing_is_kept(
+    api, user, tmp_path, name, make, status, code
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from billing.models import JobAdmission
+    from captions.models import CaptionJob, MediaAsset
+    from tests.conftest import s3_keys
+
+    before = s3_keys()
+    response = api.post("/api/v1/jobs/", {"file": SimpleUploadedFile(name, make(tmp_path))},
+                        format="multipart")
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["code"] == code and body["message"]
+    assert s3_keys() == before
+    assert not MediaAsset.objects.exists() and not CaptionJob.objects.exists()
+    assert not JobAdmission.objects.exists(), "a refused file does not count against a quota"

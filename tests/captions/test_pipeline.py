@@ -4,12 +4,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 
+from billing.models import JobAdmission
 from captions import services
 from captions.models import CaptionJob, JobStatus, Transcript
+from config.errors import ApplicationError
+from tests.conftest import s3_keys
+from tests.factories import CaptionJobFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -85,35 +90,63 @@ def test_silent_audio_finishes(run, tmp_path):
     assert job.status == JobStatus.DONE, job.error_message
 
 
-def test_media_longer_than_allowed_fails_with_the_limit(run, shared_media, settings):
+def refused_at_upload(user, path: Path) -> ApplicationError:
+    """Submit ``path``; it must be refused before anything is stored or a job exists."""
+    before = s3_keys()
+    with pytest.raises(ApplicationError) as refused:
+        services.caption_job_submit(owner=user, upload=SimpleUploadedFile(
+            path.name, path.read_bytes()), options=OPTIONS)
+    assert s3_keys() == before and not CaptionJob.objects.exists()
+    assert not JobAdmission.objects.exists(), "a refused file uses no quota"
+    return refused.value
+
+
+def run_in_worker_anyway(user, path: Path, kind: str) -> CaptionJob:
+    """The worker's own checks, for a file that reached storage some other way."""
+    job = CaptionJobFactory(owner=user, asset__kind=kind,
+                            asset__file=ContentFile(path.read_bytes(), name=path.name))
+    services.caption_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_media_longer_than_allowed_is_refused_at_upload_and_by_the_worker(
+    user, shared_media, settings
+):
     settings.CAPTIONS_MAX_MEDIA_SECONDS = 5
-    job = run(shared_media / "jfk.flac")
+    refusal = refused_at_upload(user, shared_media / "jfk.flac")
+    assert (refusal.status, refusal.code) == (413, "media_too_long")
+    assert refusal.message == ("The media is 11.0 seconds long; the limit is 5.0 seconds on "
+                               "the Free plan.")
+    job = run_in_worker_anyway(user, shared_media / "jfk.flac", "audio")
     assert job.status == JobStatus.FAILED
     assert job.error_code == "media_too_long"
     assert job.error_message == "The media is 11.0 seconds long; the limit is 5.0 seconds."
 
 
-def test_truncated_png_fails_as_damaged(run, shared_media, tmp_path):
+def test_truncated_png_is_refused_as_damaged(user, shared_media, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes((shared_media / "skimage_coffee.png").read_bytes()[:5000])
-    job = run(broken)
-    assert job.status == JobStatus.FAILED
-    assert job.error_code == "image_unreadable"
+    refusal = refused_at_upload(user, broken)
+    assert (refusal.status, refusal.code) == (422, "image_unreadable")
+    assert run_in_worker_anyway(user, broken, "image").error_code == "image_unreadable"
 
 
-def test_jpeg_with_garbage_after_the_header_fails_as_damaged(run, tmp_path):
+def test_jpeg_with_garbage_after_the_header_is_refused_as_damaged(user, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + b"\x13\x37" * 2000)
-    job = run(bad)
-    assert job.status == JobStatus.FAILED
-    assert job.error_code == "image_unreadable"
+    refusal = refused_at_upload(user, bad)
+    assert (refusal.status, refusal.code) == (422, "image_unreadable")
+    assert run_in_worker_anyway(user, bad, "image").error_code == "image_unreadable"
 
 
-def test_decompression_bomb_is_refused(run, tmp_path):
+def test_decompression_bomb_is_refused(user, tmp_path):
     bomb = tmp_path / "bomb.png"
     Image.new("1", (10_000, 10_000)).save(bomb)
     assert bomb.stat().st_size < 100_000
-    job = run(bomb)
+    refusal = refused_at_upload(user, bomb)
+    assert (refusal.status, refusal.code) == (413, "image_too_large")
+    job = run_in_worker_anyway(user, bomb, "image")
     assert job.status == JobStatus.FAILED
     assert job.error_code == "image_too_large"
 
