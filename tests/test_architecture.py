@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("engines", "config", "accounts", "billing", "webhooks", "captions", "api")
 APP_ORDER = {"config": 0, "accounts": 1, "billing": 2, "webhooks": 3, "captions": 4}
 TOP_NAMES = {"views", "admin", "tasks", "urls", "apps", "forms", "adapters", "templatetags",
+             "management",
              "api", "celery_app", "wsgi", "asgi", "health"}
 MAX_LINES = 600
 

@@ -42,6 +42,7 @@ from .pipeline import (
     caption_job_attempt_crashed,
     caption_job_run,
     caption_writer_config,
+    file_transcribe,
     stt_config,
     stt_preload,
 )
@@ -56,7 +57,7 @@ __all__ = [
     "caption_job_message", "caption_job_queue", "caption_job_retry", "caption_job_run",
     "caption_job_set_stage", "caption_job_start", "caption_job_submit",
     "caption_job_submit_from_upload", "caption_jobs_pending", "caption_retention_purge",
-    "caption_writer_config", "direct_upload_create", "direct_uploads_sweep",
+    "caption_writer_config", "file_transcribe", "direct_upload_create", "direct_uploads_sweep",
     "media_asset_create", "media_check", "model_call_record", "paid_step", "stt_config",
     "stt_cost_micros", "stt_preload",
 ]

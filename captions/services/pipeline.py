@@ -7,6 +7,7 @@ gives them their settings and turns their failures into the job's final state.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -88,6 +89,27 @@ def _pictures_for_writer(*, path: str, kind: str, has_video: bool, duration: flo
         max_seconds=settings.CAPTIONS_MAX_MEDIA_SECONDS,
     )
     return tuple(images.image_for_model(f, max_side=settings.LLM_IMAGE_MAX_SIDE) for f in frames)
+
+
+def file_transcribe(*, path: str, model: str = "", language: str = "",
+                    word_timestamps: bool = False) -> tuple[stt.TranscriptionResult, float]:
+    """Transcribe a local file with the configured (or the named) model: no job, no quota.
+
+    For operators and developers (``manage.py transcribe``). Returns the result and the
+    audio's duration. Raises the engines' PipelineError subclasses (unreadable media, no
+    model) with a message a person can act on.
+    """
+    config = stt_config()
+    if model:
+        config = dataclasses.replace(config, model=model)
+    audio = media.decode_audio(path, ffmpeg=settings.FFMPEG_BINARY,
+                               timeout=settings.FFMPEG_TIMEOUT_SECONDS,
+                               max_seconds=settings.CAPTIONS_MAX_MEDIA_SECONDS)
+    if audio.size == 0:
+        raise MediaRejected("The audio track is empty.", code="empty_audio")
+    result, _ = stt.transcribe(audio, config, language=language or None,
+                               word_timestamps=word_timestamps)
+    return result, len(audio) / media.SAMPLE_RATE
 
 
 def stt_preload() -> stt.LoadedModel | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,8 @@ from .model import (
     Word,
     load,
 )
+
+_WORD = re.compile(r"\w")
 
 # --- Windows -------------------------------------------------------------------------
 
@@ -61,14 +64,18 @@ def plan_windows(n_samples: int, audio: np.ndarray | None = None) -> list[tuple[
 def _window_mels(audio: np.ndarray, windows, n_mels: int, device: str):
     import torch
     import whisper
+    from whisper.audio import N_FRAMES, N_SAMPLES
 
     mels = []
     for start, end in windows:
         chunk = torch.from_numpy(np.ascontiguousarray(audio[start:end], dtype=np.float32))
-        # Each window is padded to 30 s and normalised on its own, as Whisper was trained.
-        mels.append(
-            whisper.log_mel_spectrogram(whisper.pad_or_trim(chunk), n_mels=n_mels, device=device)
-        )
+        # As whisper.transcribe does: the log-Mel of the audio followed by 30 s of silence
+        # (which sets the normalisation's floor), then the window's own frames padded to
+        # 30 s in the Mel domain. Padding the audio instead makes a short quiet window
+        # look like speech to the model ("you" on ten seconds of digital silence).
+        mel = whisper.log_mel_spectrogram(chunk, n_mels=n_mels, padding=N_SAMPLES,
+                                          device=device)
+        mels.append(whisper.pad_or_trim(mel[:, : mel.shape[-1] - N_FRAMES], N_FRAMES))
     return torch.stack(mels)
 
 
@@ -386,7 +393,8 @@ def transcribe(
                     # Clamp into the window and after the previous segment.
                     s = min(max(piece["start"], start_s, last_end), end_s)
                     e = min(max(piece["end"], s), end_s)
-                    if not piece["text"]:
+                    # Punctuation alone (". . ." on low noise) is not speech.
+                    if not _WORD.search(piece["text"]):
                         continue
                     words = None
                     if "words" in piece:

@@ -15,6 +15,7 @@ import urllib.error
 from dataclasses import asdict, dataclass, field
 
 from ..errors import SttModelUnavailable
+from . import ct2
 
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], LoadedModel] = {}
@@ -117,20 +118,37 @@ def _sha256_of(path: str) -> str:
 
 
 def _checkpoint_path(config: SttConfig) -> str:
+    """An openai-whisper checkpoint file for the configured model.
+
+    WHISPER_MODEL may be a checkpoint file (.pt), a CTranslate2 model folder (the
+    format faster-whisper uses; converted once), or a model name: a checkpoint already
+    downloaded, else the same weights from an installed package that ships them
+    (``ct2.PACKAGED_MODELS``, offline), else a download when downloads are allowed.
+    """
     import whisper
 
+    root = config.download_root or os.path.join(os.path.expanduser("~"), ".cache", "whisper")
     if os.path.isfile(config.model):
         return config.model
+    if os.path.isdir(config.model):
+        folder = ct2.ct2_model_at(config.model)
+        if folder is None:
+            raise SttModelUnavailable(
+                f"WHISPER_MODEL='{config.model}' is a folder without a CTranslate2 model.bin."
+            )
+        return ct2.converted_checkpoint(folder, root)
     if config.model not in whisper.available_models():
         raise SttModelUnavailable(
-            f"WHISPER_MODEL='{config.model}' is neither a checkpoint file nor a known model "
-            f"name ({', '.join(whisper.available_models())}).",
+            f"WHISPER_MODEL='{config.model}' is neither a checkpoint file, a CTranslate2 model "
+            f"folder nor a known model name ({', '.join(whisper.available_models())}).",
         )
-    root = config.download_root or os.path.join(os.path.expanduser("~"), ".cache", "whisper")
     url = whisper._MODELS[config.model]
     cached = os.path.join(root, os.path.basename(url))
     if os.path.isfile(cached):
         return cached
+    packaged = ct2.packaged_model(config.model)
+    if packaged is not None:
+        return ct2.converted_checkpoint(packaged, root)
     if not config.allow_download:
         raise SttModelUnavailable(
             f"The Whisper model '{config.model}' is not on this machine and downloads are off. "
@@ -162,19 +180,42 @@ def load(config: SttConfig) -> LoadedModel:
     with _lock:
         if key in _loaded:
             return _loaded[key]
-        import whisper
-
         path = _checkpoint_path(config)
-        model = whisper.load_model(path, device=config.device)
+        model = _whisper_model(path, name=config.model, device=config.device)
         model.eval()
         if config.fp16:
             half_weights(model)
-        name = config.model if not os.path.isfile(config.model) else os.path.basename(path)
+        name = (os.path.basename(os.path.normpath(config.model))
+                if os.path.exists(config.model) else config.model)
         loaded = LoadedModel(
             model=model, name=name, checkpoint_sha256=_sha256_of(path), device=config.device
         )
         _loaded[key] = loaded
         return loaded
+
+
+def _whisper_model(path: str, *, name: str, device: str):
+    """``whisper.load_model`` for any checkpoint, with the alignment heads it carries.
+
+    A named model gets OpenAI's alignment heads; a converted CTranslate2 model those of
+    its config.json; any other checkpoint Whisper's default (the decoder's second half).
+    """
+    import torch
+    import whisper
+    from whisper.model import ModelDimensions, Whisper
+
+    checkpoint = torch.load(path, map_location="cpu")
+    dims = ModelDimensions(**checkpoint["dims"])
+    model = Whisper(dims)
+    model.load_state_dict(checkpoint["model_state_dict"])
+    if name in whisper._ALIGNMENT_HEADS:
+        model.set_alignment_heads(whisper._ALIGNMENT_HEADS[name])
+    elif checkpoint.get("alignment_heads"):
+        mask = torch.zeros(dims.n_text_layer, dims.n_text_head, dtype=torch.bool)
+        for layer, head in checkpoint["alignment_heads"]:
+            mask[layer, head] = True
+        model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
+    return model.to(device)
 
 
 def half_weights(model) -> None:

@@ -195,7 +195,7 @@ def test_worker_reports_readiness_once_the_model_is_loaded(settings, tmp_path):
     assert ready["model"] == "micro.pt" and ready["device"] == "cpu"
     assert stt.is_loaded(services.stt_config())
 
-    settings.WHISPER_MODEL = "base"
+    settings.WHISPER_MODEL = "small"  # no installed package ships it
     settings.WHISPER_ALLOW_DOWNLOAD = False
     settings.WHISPER_DOWNLOAD_ROOT = str(tmp_path / "empty")
     settings.WHISPER_READY_FILE = str(tmp_path / "not-ready.json")
