@@ -1,7 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from .forms import AdminLoginForm
 from .models import ApiKey, User
+
+# Staff log in through the same rate limits as customers (see AdminLoginForm).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)

@@ -1,10 +1,31 @@
+from csp.decorators import csp_replace
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from config import health
+
+# The API docs run Swagger UI and Redoc from jsDelivr (drf-spectacular's default), so
+# their pages alone may load scripts, styles and images from there. Still no inline
+# script: Swagger's start-up script comes from the split view (?script=), and Redoc
+# starts from its <redoc spec-url> tag (REDOC_UI_SETTINGS would add an inline script).
+# Styles may be inline here only, because both libraries style their widgets with
+# <style> elements they write at run time; Redoc's search runs in a blob: worker and
+# its page uses Google Fonts.
+DOCS_CDN = "https://cdn.jsdelivr.net"
+api_docs_policy = csp_replace({
+    "script-src": ["'self'", DOCS_CDN],
+    "style-src": ["'self'", "'unsafe-inline'", DOCS_CDN, "https://fonts.googleapis.com"],
+    "img-src": ["'self'", "data:", DOCS_CDN],
+    "font-src": ["'self'", "https://fonts.gstatic.com"],
+    "worker-src": ["'self'", "blob:"],
+})
 
 urlpatterns = [
     path("", include("captions.urls")),
@@ -15,8 +36,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("api/docs/",
+         api_docs_policy(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
+         name="api_docs"),
+    path("api/redoc/",
+         api_docs_policy(SpectacularRedocView.as_view(url_name="api_schema")),
+         name="api_redoc"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

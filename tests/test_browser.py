@@ -41,6 +41,14 @@ DROP_FILE = """
 """
 
 
+def watch_csp(page) -> list[str]:
+    """What the page's Content-Security-Policy refused, as Chromium reports it."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return refused
+
+
 def log_in_new_customer(page, live_server, email: str):
     """A verified customer, logged in through the login form in ``page``."""
     user = UserFactory(email=email)
@@ -76,6 +84,7 @@ def test_drag_and_drop_upload_shows_progress_and_the_job_page_updates_live(
     browser, live_server, shared_media, celery_worker_thread, tmp_path
 ):
     page = browser.new_page()
+    refused = watch_csp(page)
     page.add_init_script(RECORD_PROGRESS)
     user = log_in_new_customer(page, live_server, "browser@example.com")
 
@@ -99,10 +108,12 @@ def test_drag_and_drop_upload_shows_progress_and_the_job_page_updates_live(
     assert page.locator("#transcript .segments li").count() >= 1
     assert job.tone == "professional" and job.platform == "youtube"
     page.screenshot(path=str(tmp_path / "job-done.png"), full_page=True)
+    assert refused == []
 
 
 def test_upload_of_a_disguised_file_shows_the_reason_on_the_page(browser, live_server):
     page = browser.new_page()
+    refused = watch_csp(page)
     log_in_new_customer(page, live_server, "browser2@example.com")
     page.goto(f"{live_server.url}/jobs/new/")
     page.set_input_files("#id_file", files=[{"name": "song.mp3", "mimeType": "audio/mpeg",
@@ -112,3 +123,28 @@ def test_upload_of_a_disguised_file_shows_the_reason_on_the_page(browser, live_s
     assert "not audio, video or an image" in page.text_content("#form-errors")
     assert page.url == f"{live_server.url}/jobs/new/"
     assert not CaptionJob.objects.exists()
+    assert refused == []
+
+
+def test_staff_use_the_admins_scripts_under_the_content_security_policy(browser, live_server):
+    staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
+    UserFactory(email="capped-customer@example.com")
+    page = browser.new_page()
+    refused = watch_csp(page)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("input[name=username]", staff.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+    # The autocomplete widget (jQuery and Select2) asks the server as the agent types.
+    page.goto(f"{live_server.url}/admin/billing/costcapoverride/add/")
+    page.click(".select2-selection")
+    page.fill(".select2-search__field", "capped")
+    page.wait_for_selector(".select2-results__option:has-text('capped-customer@example.com')")
+
+    # The change list's "select all" box is actions.js at work.
+    page.goto(f"{live_server.url}/admin/accounts/user/")
+    page.check("#action-toggle")
+    assert "2 of 2 selected" in page.text_content(".action-counter")
+    assert refused == []

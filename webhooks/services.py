@@ -166,7 +166,8 @@ def webhook_retry_delay(*, attempt: int) -> float:
     return delay * (1 + random.random() / 10)  # noqa: S311 - not for security
 
 
-def _send(delivery: WebhookDelivery) -> WebhookAttempt:
+def _send(delivery: WebhookDelivery) -> tuple[WebhookAttempt, bool]:
+    """One POST of the delivery; returns the attempt and whether a later one could succeed."""
     body = _event_body(delivery=delivery)
     timestamp = int(time.time())
     headers = {
@@ -179,6 +180,7 @@ def _send(delivery: WebhookDelivery) -> WebhookAttempt:
         ),
     }
     attempt = WebhookAttempt(delivery=delivery, number=delivery.attempt_count + 1)
+    retryable = True
     began = time.monotonic()
     try:
         result = transport.post(
@@ -186,8 +188,15 @@ def _send(delivery: WebhookDelivery) -> WebhookAttempt:
             timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
             allow_loopback=settings.WEBHOOKS_ALLOW_LOOPBACK,
         )
+    except transport.HostUnresolved as exc:
+        # DNS may answer later (an outage, a record not yet published): retried.
+        attempt.error = str(exc)
     except transport.UnsafeUrl as exc:
-        attempt.error = f"Refused: {exc}"
+        # The host now resolves to an address we never call (or the URL is one we never
+        # call): waiting will not make it public, so retrying for a day only hides it.
+        attempt.error = (f"Refused: {exc} Not retried: waiting will not change this; point "
+                         "the endpoint at a public address.")
+        retryable = False
     except (OSError, http.client.HTTPException) as exc:
         attempt.error = f"{exc.__class__.__name__}: {exc}"[:1000] or "Connection failed"
     else:
@@ -200,7 +209,7 @@ def _send(delivery: WebhookDelivery) -> WebhookAttempt:
             if 300 <= result.status < 400:
                 attempt.error += " Redirects are not followed."
     attempt.duration_ms = round((time.monotonic() - began) * 1000)
-    return attempt
+    return attempt, retryable
 
 
 def webhook_delivery_attempt(*, delivery_id) -> float | None:
@@ -208,13 +217,17 @@ def webhook_delivery_attempt(*, delivery_id) -> float | None:
 
     Retries stop after WEBHOOKS_MAX_ATTEMPTS attempts or once the next one would fall
     outside WEBHOOKS_RETRY_WINDOW_SECONDS from the event; the delivery is then failed.
+    An attempt refused by the address check (the host resolves to a private, loopback,
+    link-local or metadata address) fails the delivery at once, its reason in the
+    attempt's error; a host name that does not resolve is retried like a refused
+    connection.
     """
     delivery = (
         WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     )
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         return None
-    attempt = _send(delivery)
+    attempt, retryable = _send(delivery)
     now = timezone.now()
     with transaction.atomic():
         locked = WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
@@ -235,7 +248,8 @@ def webhook_delivery_attempt(*, delivery_id) -> float | None:
             )
             next_at = now + timedelta(seconds=delay)
             if (
-                locked.event_type == OutboundEventType.PING
+                not retryable
+                or locked.event_type == OutboundEventType.PING
                 or attempt.number >= settings.WEBHOOKS_MAX_ATTEMPTS
                 or next_at > window_ends
             ):

@@ -26,7 +26,15 @@ METADATA_ADDRESSES = frozenset(
 
 
 class UnsafeUrl(Exception):
-    """The URL may not be called; the message says why, for the customer."""
+    """The URL may not be called; the message says why, for the customer.
+
+    Waiting does not change the answer: an address that is not public, a scheme other
+    than http(s), credentials in the URL.
+    """
+
+
+class HostUnresolved(UnsafeUrl):
+    """The host name has no address now; DNS may answer later (an outage, a new record)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,11 @@ def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: 
 
 
 def resolve_target(url: str, *, allow_loopback: bool) -> Target:
-    """Check the URL and resolve its host once. Raises UnsafeUrl."""
+    """Check the URL and resolve its host once.
+
+    Raises UnsafeUrl for a URL that may not be called, HostUnresolved (a kind of
+    UnsafeUrl) for a host name that does not resolve now.
+    """
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -83,8 +95,10 @@ def resolve_target(url: str, *, allow_loopback: bool) -> Target:
     port = port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise UnsafeUrl(f"The host name '{host}' does not resolve.") from None
+    except UnicodeError:
+        raise UnsafeUrl(f"The host name '{host}' is not a valid name.") from None
+    except socket.gaierror:
+        raise HostUnresolved(f"The host name '{host}' does not resolve.") from None
     addresses = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
@@ -94,7 +108,7 @@ def resolve_target(url: str, *, allow_loopback: bool) -> Target:
                             "internet only.")
         addresses.append(str(ip))
     if not addresses:
-        raise UnsafeUrl(f"The host name '{host}' does not resolve.")
+        raise HostUnresolved(f"The host name '{host}' does not resolve.")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

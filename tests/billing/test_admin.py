@@ -9,6 +9,7 @@ from django.apps import apps
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
 
+from accounts.permissions import SUPPORT_GROUP, group_permissions_grant
 from billing import services
 from billing.models import StripeEvent, StripeEventStatus
 from tests.factories import UserFactory
@@ -21,6 +22,10 @@ def support_client(client):
     # The migration's own function: the group may have been flushed by a transactional test.
     migration = importlib.import_module("billing.migrations.0002_support_group_can_view_billing")
     migration.grant_view(apps, None)
+    # 0002 granted view_webhookevent and 0005 renamed it in place to view_stripeevent. After
+    # a flush only the new name exists, so grant it as a migrated database holds it.
+    group_permissions_grant(apps, group=SUPPORT_GROUP, app_label="billing",
+                            codenames=["view_stripeevent"])
     staff = UserFactory(is_staff=True)
     staff.groups.add(Group.objects.get(name="Support"))
     client.force_login(staff)
