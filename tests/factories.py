@@ -38,6 +38,7 @@ class MediaAssetFactory(factory.django.DjangoModelFactory):
 class CaptionJobFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = CaptionJob
+        skip_postgeneration_save = True  # the admission hook writes its own row
 
     owner = factory.SubFactory(UserFactory)
     asset = factory.SubFactory(MediaAssetFactory, owner=factory.SelfAttribute("..owner"))
