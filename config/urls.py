@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from config import health
+from config import health, outages
 
 urlpatterns = [
     path("", include("captions.urls")),
@@ -29,3 +29,7 @@ def handler404(request, exception):
             {"code": "not_found", "message": "Not found.", "details": {}}, status=404
         )
     return defaults.page_not_found(request, exception)
+
+
+# An outage met outside a view (a middleware reading the session) answers 503, not 500.
+handler500 = outages.server_error
