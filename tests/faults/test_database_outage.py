@@ -37,7 +37,11 @@ def start_web(env: dict, tmp_path) -> tuple[AppProcess, str]:
             assert web.process.poll() is None, web.output()[-3000:]
             return False
 
-    wait_for(answers, 60, "gunicorn to answer")
+    try:
+        wait_for(answers, 60, "gunicorn to answer")
+    except BaseException:
+        web.stop()  # never leave a server behind a failed start
+        raise
     return web, url
 
 
