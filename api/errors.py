@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config.errors import ApplicationError
+from config.outages import outage_error
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,12 @@ def _first_code(exc: exceptions.APIException) -> str | None:
 
 
 def exception_handler(exc, context):
+    outage = outage_error(exc)
+    if outage is not None and outage is not exc:
+        # The database or the cache did not answer: a 503 the client can retry, not a 500.
+        logger.warning("API request answered 503: the %s is not answering (%s: %s)",
+                       outage.service, type(exc).__name__, exc)
+        exc = outage
     if isinstance(exc, ApplicationError):
         return _error(exc.status, exc.code, exc.message, exc.details, exc.headers)
     if isinstance(exc, Http404):
@@ -114,6 +121,8 @@ ERROR_DESCRIPTIONS = {
     415: "The file's contents are not a media type we accept, or the body's type is wrong.",
     422: "The Idempotency-Key was used before with a different request.",
     429: "Too many requests; wait for `Retry-After` seconds.",
+    503: "A service we depend on (the database, the cache, file storage) is briefly not "
+         "answering. Retry after `Retry-After` seconds.",
 }
 
 
@@ -121,13 +130,13 @@ def error_responses(*codes: int) -> dict:
     """OpenAPI responses for these errors plus the ones every endpoint can give."""
     return {
         code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
-        for code in sorted({401, 403, 429} | set(codes))
+        for code in sorted({401, 403, 429, 503} | set(codes))
     }
 
 
 RETRY_AFTER_HEADER = OpenApiParameter(
     "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER,
-    description="Seconds to wait before retrying.", response=[429],
+    description="Seconds to wait before retrying.", response=[429, 503],
 )
 
 

@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from config.errors import ApplicationError
+from config.outages import retried_on_outage
 from config.outbox import outbox_sweep
 
 from . import cost_ledger, services
@@ -15,7 +16,9 @@ logger = logging.getLogger(__name__)
 @shared_task(bind=True, name=services.OVERAGE_REPORT_TASK, max_retries=12)
 def overage_report_send(self, report_id: int) -> None:
     try:
-        services.overage_report_send(report_id=report_id)
+        # The database not answering: sent again after a backoff, not dropped.
+        with retried_on_outage(self):
+            services.overage_report_send(report_id=report_id)
     except ApplicationError as exc:
         # Stripe keeps a meter event's identifier, so a retry cannot count usage twice.
         logger.warning("overage report %s not sent: %s", report_id, exc.message)

@@ -149,6 +149,10 @@ class CaptionJob(models.Model):
     # The worker running the job renews this while it works. A second delivery of the
     # same task (the broker's visibility timeout passed) finds the lease alive and stops.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Which task execution holds the lease: "<chain>:<n>", the n-th execution of one task
+    # message and its retries. A later execution of the same chain is the retry of an
+    # attempt that crashed, and may take the lease over at once (``caption_job_start``).
+    attempt_token = models.CharField(max_length=64, blank=True)
     # Set when the transcript and captions were deleted under the plan's result retention.
     results_purged_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)

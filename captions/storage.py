@@ -12,26 +12,54 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from config.errors import ApplicationError
+from config.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
 STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+# S3's answers that mean "not now" rather than something about the object or our request.
+_BUSY_CODES = {"SlowDown", "RequestTimeout", "ServiceUnavailable", "InternalError", "Throttling"}
 
 
-class StorageUnavailable(ApplicationError):
+class StorageUnavailable(ServiceUnavailable):
     """503 with Retry-After: the storage did not answer; nothing was changed."""
 
     def __init__(self, doing: str = "the upload was not saved"):
         super().__init__(
             f"Our file storage is not answering right now, so {doing}. Please try again in "
             "a minute.",
-            code="storage_unavailable", status=503, headers={"Retry-After": "60"},
+            code="storage_unavailable", service="storage", retry_after=60,
         )
+
+
+def storage_not_answering(exc: BaseException) -> bool:
+    """True when ``exc`` says the storage did not answer (refused, reset or timed-out
+    connections, 5xx and throttling replies), not something about the object (missing,
+    forbidden) or a mistake in our request."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or error.get("Code") in _BUSY_CODES
+    if isinstance(exc, FileNotFoundError):
+        return False
+    return isinstance(exc, BotoConnectionError | HTTPClientError | OSError)
+
+
+@contextmanager
+def _unavailable_as_503(doing: str):
+    """Turn the storage not answering into StorageUnavailable; other errors pass."""
+    try:
+        yield
+    except STORAGE_ERRORS as exc:
+        if not storage_not_answering(exc):
+            raise
+        logger.warning("storage not answering, so %s: %s: %s", doing, type(exc).__name__, exc)
+        raise StorageUnavailable(doing) from exc
 
 
 def media_key(*, owner_id, ext: str) -> str:
@@ -54,10 +82,23 @@ def file_delete(key: str) -> None:
         default_storage.delete(key)
 
 
-@contextmanager
-def file_open(key: str):
-    with default_storage.open(key, "rb") as fh:
-        yield fh
+def file_download(key: str, path: str) -> None:
+    """Copy the stored object to the local file ``path``.
+
+    Raises StorageUnavailable when the storage does not answer (the object is still
+    there: trying later can work), FileNotFoundError when the object is gone.
+    """
+    doing = "the file could not be read"
+    with _unavailable_as_503(doing):
+        src = default_storage.open(key, "rb")
+    with src, open(path, "wb") as dst:
+        while True:
+            # Only the reads are storage's: a full local disk is not a storage outage.
+            with _unavailable_as_503(doing):
+                chunk = src.read(1 << 20)
+            if not chunk:
+                return
+            dst.write(chunk)
 
 
 # --- Direct uploads (S3 only) --------------------------------------------------------------
@@ -84,20 +125,25 @@ def object_size(key: str) -> int | None:
     """The object's size in bytes, or None when nothing was uploaded under the key."""
     client = _client()
     try:
-        return client.head_object(Bucket=default_storage.bucket_name, Key=key)["ContentLength"]
+        with _unavailable_as_503("the upload could not be checked"):
+            return client.head_object(Bucket=default_storage.bucket_name,
+                                      Key=key)["ContentLength"]
     except client.exceptions.ClientError:
         return None
 
 
 def object_chunks(key: str, size: int = 1 << 20) -> Iterator[bytes]:
-    body = _client().get_object(Bucket=default_storage.bucket_name, Key=key)["Body"]
-    yield from body.iter_chunks(size)
+    with _unavailable_as_503("the upload could not be checked"):
+        body = _client().get_object(Bucket=default_storage.bucket_name, Key=key)["Body"]
+        yield from body.iter_chunks(size)
 
 
 def object_copy(source_key: str, key: str) -> None:
     bucket = default_storage.bucket_name
-    _client().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key},
-                          ServerSideEncryption="AES256")
+    with _unavailable_as_503("the upload was not saved"):
+        _client().copy_object(Bucket=bucket, Key=key,
+                              CopySource={"Bucket": bucket, "Key": source_key},
+                              ServerSideEncryption="AES256")
 
 
 def object_delete(key: str) -> None:

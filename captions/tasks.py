@@ -6,11 +6,14 @@ earlier release during a deploy still find their task.
 
 import json
 import logging
+import uuid
 
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
+from django.db import close_old_connections
 
+from config.outages import outage_of, task_retry_with_backoff
 from config.outbox import outbox_sweep
 
 from . import services
@@ -25,13 +28,26 @@ logger = logging.getLogger(__name__)
     reject_on_worker_lost=True,
     max_retries=None,
 )
-def caption_job_process(self, job_id: str) -> None:
+def caption_job_process(self, job_id: str, attempt_chain: str = "") -> None:
+    # A message without a chain (sent by the outbox, or queued by an earlier release)
+    # starts one; its retries carry it, so each retry is recognised as the successor of
+    # the attempt that crashed (``caption_job_start``), and a second delivery is not.
+    chain = attempt_chain or uuid.uuid4().hex
+    token = services.caption_job_attempt_token(chain=chain, execution=self.request.retries)
     try:
-        services.caption_job_run(job_id=job_id)
+        services.caption_job_run(job_id=job_id, attempt_token=token)
     except Exception as exc:
-        logger.exception("caption job %s attempt crashed", job_id)
-        if services.caption_job_attempt_crashed(job_id=job_id):
-            raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+        service = outage_of(exc)
+        if service is None:
+            logger.exception("caption job %s attempt crashed", job_id)
+        elif service == "database":
+            # A connection the database dropped stays unusable for the rest of this run;
+            # a fresh one records the crash if the database is back already.
+            close_old_connections()
+        if services.caption_job_attempt_crashed(job_id=job_id, error=exc):
+            raise task_retry_with_backoff(
+                self, exc, kwargs={**self.request.kwargs, "attempt_chain": chain}
+            ) from exc
 
 
 def stt_worker_ready(**_kwargs) -> bool:

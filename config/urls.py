@@ -9,7 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from config import health
+from config import health, outages
 
 # The API docs run Swagger UI and Redoc from jsDelivr (drf-spectacular's default), so
 # their pages alone may load scripts, styles and images from there. Still no inline
@@ -54,3 +54,7 @@ def handler404(request, exception):
             {"code": "not_found", "message": "Not found.", "details": {}}, status=404
         )
     return defaults.page_not_found(request, exception)
+
+
+# An outage met outside a view (a middleware reading the session) answers 503, not 500.
+handler500 = outages.server_error

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from billing import cost_ledger
@@ -207,24 +207,52 @@ def _transition(
     return job
 
 
-def caption_job_start(*, job_id) -> CaptionJob | None:
+def caption_job_attempt_token(*, chain: str, execution: int) -> str:
+    """The token of one execution of a job's task: the ``execution``-th run of one message
+    and its retries (``chain``, made up by the message's first execution)."""
+    return f"{chain}:{execution}"
+
+
+def _retry_of_crashed_attempt(*, held: str, claim: str) -> bool:
+    """True when ``claim`` is a later execution of the chain that holds the lease.
+
+    A task is retried only after its attempt raised, so a later execution of the same
+    chain means the holder's code has exited: the lease it left is stale. A second
+    delivery of the same message (the same execution) or another message's execution
+    (another chain) is not: the holder may be running.
+    """
+    held_chain, _, held_n = held.rpartition(":")
+    claim_chain, _, claim_n = claim.rpartition(":")
+    return (bool(held_chain) and held_chain == claim_chain and held_n.isdigit()
+            and claim_n.isdigit() and int(claim_n) > int(held_n))
+
+
+def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
     """Claim a job for a worker attempt. Returns None when there is nothing to do.
 
     A redelivered job whose worker died (its lease ran out) starts a new attempt; after
     CAPTION_JOB_MAX_ATTEMPTS attempts it fails with a reason instead. A delivery that
     finds a live lease is a duplicate (the broker's visibility timeout passed while the
-    job ran): it does nothing, so a job never runs on two workers at once.
+    job ran): it does nothing, so a job never runs on two workers at once. The one
+    exception is the task's own retry after its attempt crashed (``attempt_token`` a
+    later execution of the lease holder's chain): that attempt has stopped, so its retry
+    takes over at once instead of waiting minutes for the lease to run out.
     """
     now = timezone.now()
     with transaction.atomic():
         job = CaptionJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in FINAL_STATUSES:
             return None
+        takeover = False
         if (job.status == JobStatus.PROCESSING and job.lease_expires_at
                 and job.lease_expires_at > now):
-            logger.warning("job %s is running elsewhere until %s; duplicate delivery ignored",
-                           job.pk, job.lease_expires_at)
-            return None
+            takeover = _retry_of_crashed_attempt(held=job.attempt_token, claim=attempt_token)
+            if not takeover:
+                logger.warning("job %s is running elsewhere until %s; duplicate delivery "
+                               "ignored", job.pk, job.lease_expires_at)
+                return None
+            logger.warning("job %s: attempt %s crashed; its retry takes over", job.pk,
+                           job.attempts)
         if job.attempts >= settings.CAPTION_JOB_MAX_ATTEMPTS:
             caption_job_fail(
                 job_id=job.pk,
@@ -243,19 +271,25 @@ def caption_job_start(*, job_id) -> CaptionJob | None:
             progress=5,
             started_at=now,
             lease_expires_at=now + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS),
+            attempt_token=attempt_token,
             error_code="",
             error_message="",
             stage_seconds={},
-            message=f"Attempt {job.attempts + 1} started",
+            message=(f"Attempt {job.attempts + 1} started"
+                     + (f" (attempt {job.attempts} stopped unexpectedly)" if takeover else "")),
         )
 
 
-def caption_job_lease_renew(*, job_id) -> bool:
+def caption_job_lease_renew(*, job_id, attempt_token: str | None = None) -> bool:
     """Extend the running job's lease, and its cost reservations' expiry with it.
 
-    False when the job is no longer processing.
+    False when the job is no longer processing, or (given ``attempt_token``) no longer
+    held by that attempt: a crashed attempt's heartbeat never renews its successor's lease.
     """
-    renewed = bool(CaptionJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(
+    jobs = CaptionJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING)
+    if attempt_token is not None:
+        jobs = jobs.filter(attempt_token=attempt_token)
+    renewed = bool(jobs.update(
         lease_expires_at=timezone.now() + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS)
     ))
     if renewed:
@@ -272,8 +306,17 @@ def caption_job_lease_heartbeat(job: CaptionJob):
     def beat():
         try:
             while not stop.wait(interval):
-                if not caption_job_lease_renew(job_id=job.pk):
-                    return
+                try:
+                    if not caption_job_lease_renew(job_id=job.pk,
+                                                   attempt_token=job.attempt_token):
+                        return
+                except (OperationalError, InterfaceError) as exc:
+                    # The database is not answering: keep beating on a fresh connection.
+                    # A heartbeat that died here would let the lease run out under a
+                    # live attempt, and the sweep would start a second one beside it.
+                    logger.warning("job %s: lease not renewed, the database is not "
+                                   "answering (%s)", job.pk, exc)
+                    connection.close()
         finally:
             connection.close()
 
@@ -323,6 +366,29 @@ def caption_job_defer(*, job: CaptionJob, refusal: CostCapExceeded) -> CaptionJo
         )
         outbox_send_on_commit(caption_job_message(job=job, countdown=refusal.retry_after + 1))
     return job
+
+
+STORAGE_WAIT_MESSAGE = (
+    "Our file storage is not answering right now, so this job is waiting. It tries again "
+    "by itself in a moment; there is nothing you need to do."
+)
+
+
+def caption_job_storage_wait(*, job_id) -> CaptionJob | None:
+    """Put a job whose attempt could not read its upload back in the queue, saying why.
+
+    The attempt still counts against CAPTION_JOB_MAX_ATTEMPTS, so the waits are bounded.
+    Returns None when the job is no longer processing (cancelled meanwhile).
+    """
+    with transaction.atomic():
+        job = CaptionJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != JobStatus.PROCESSING:
+            return None
+        return _transition(
+            job.pk, JobStatus.QUEUED, message="Waiting for file storage to answer",
+            stage=JobStage.WAITING, progress=0, lease_expires_at=None,
+            error_code="storage_unavailable", error_message=STORAGE_WAIT_MESSAGE,
+        )
 
 
 def caption_job_event_data(*, job: CaptionJob) -> dict:

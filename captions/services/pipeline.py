@@ -15,11 +15,13 @@ import time
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.db.models import Max
 
 from billing import cost_ledger
 from billing import selectors as billing_selectors
 from config.humanize import format_duration
+from config.outages import outage_of
 from engines import caption_writer, images, media, stt
 from engines.errors import MediaRejected, PipelineError, SttModelUnavailable
 
@@ -35,6 +37,7 @@ from .jobs import (
     caption_job_lease_heartbeat,
     caption_job_set_stage,
     caption_job_start,
+    caption_job_storage_wait,
 )
 from .results import model_call_record, paid_step, stt_cost_micros
 
@@ -130,9 +133,7 @@ def _asset_local_copy(asset: MediaAsset):
     suffix = os.path.splitext(asset.file.name)[1]
     with tempfile.TemporaryDirectory(prefix="caption-job-") as tmp:
         path = os.path.join(tmp, "input" + suffix)
-        with storage.file_open(asset.file.name) as src, open(path, "wb") as dst:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                dst.write(chunk)
+        storage.file_download(asset.file.name, path)
         yield path
 
 
@@ -143,14 +144,16 @@ def _timed(job: CaptionJob, stage: str):
     job.stage_seconds[stage] = round(time.monotonic() - began, 3)
 
 
-def caption_job_run(*, job_id) -> CaptionJob | None:
+def caption_job_run(*, job_id, attempt_token: str = "") -> CaptionJob | None:
     """Run one attempt of a job to a final state.
 
     Failures a customer can act on (unreadable media, no audio, a missing model)
-    end the job as failed with that reason. Unexpected errors propagate, so the
-    task layer can retry; the attempt count bounds the retries.
+    end the job as failed with that reason. Unexpected errors, and the database or the
+    storage not answering, propagate, so the task layer can retry
+    (``caption_job_attempt_crashed`` says whether); the attempt count bounds the retries.
+    ``attempt_token`` names the task execution (``caption_job_start``).
     """
-    job = caption_job_start(job_id=job_id)
+    job = caption_job_start(job_id=job_id, attempt_token=attempt_token)
     if job is None:
         return None
     with caption_job_lease_heartbeat(job):
@@ -274,22 +277,49 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
         return None
 
 
-def caption_job_attempt_crashed(*, job_id) -> bool:
-    """Called when an attempt raised an unexpected error. Returns True to retry it.
+STORAGE_FAILED_MESSAGE = (
+    "Our file storage was not answering, so this file could not be processed. Your upload "
+    "is kept: retry the job in a few minutes."
+)
 
-    Once the attempts are used up the job fails with a reason the customer can read.
+
+def caption_job_attempt_crashed(*, job_id, error: BaseException | None = None) -> bool:
+    """Called when an attempt raised ``error`` instead of ending. Returns True to retry it.
+
+    - The database not answering: nothing can be recorded, and the retry takes over the
+      crashed attempt once it answers again, so always True. The same holds when the
+      database stops answering while the crash is being recorded here.
+    - The storage not answering: the job waits in the queue saying so
+      (``caption_job_storage_wait``); once the attempts are used up it fails with
+      ``storage_unavailable`` and a message the customer can act on.
+    - Anything else is retried until the attempts are used up, then fails with a reason
+      the customer can read.
     """
-    job = CaptionJob.objects.filter(pk=job_id).first()
-    if job is None or job.status in FINAL_STATUSES:
-        return False
-    if job.attempts < settings.CAPTION_JOB_MAX_ATTEMPTS:
+    service = outage_of(error)
+    if service == "database":
         return True
-    caption_job_fail(
-        job_id=job_id,
-        code="internal_error",
-        message=(
-            "Something went wrong on our side while processing this file. We have been "
-            "notified; you can retry the job."
-        ),
-    )
-    return False
+    try:
+        job = CaptionJob.objects.filter(pk=job_id).first()
+        if job is None or job.status in FINAL_STATUSES:
+            return False
+        if job.attempts < settings.CAPTION_JOB_MAX_ATTEMPTS:
+            if service == "storage":
+                return caption_job_storage_wait(job_id=job_id) is not None
+            return True
+        if service == "storage":
+            caption_job_fail(job_id=job_id, code="storage_unavailable",
+                             message=STORAGE_FAILED_MESSAGE)
+            return False
+        caption_job_fail(
+            job_id=job_id,
+            code="internal_error",
+            message=(
+                "Something went wrong on our side while processing this file. We have been "
+                "notified; you can retry the job."
+            ),
+        )
+        return False
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("job %s: the database stopped answering while its crash was being "
+                       "recorded (%s); retrying", job_id, exc)
+        return True

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a database or cache outage in any view answers 503, not 500.
+    "config.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,6 +83,15 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+# A kept connection is checked before a request uses it, so the first requests after a
+# database restart reconnect instead of failing on a connection the server closed.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database host that stops answering fails a request in seconds (503), rather than
+    # holding it until the web server's own timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -93,11 +104,19 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
+            # Fails open (config/cache.py): while Redis is down requests go on unthrottled,
+            # each failure logged, and a stalled Redis costs a request at most a second.
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": env("REDIS_CACHE_URL", default=REDIS_URL),
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "config.cache.FailOpenClient",
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CACHE_TIMEOUT", default=1.0),
+                "SOCKET_TIMEOUT": env.float("REDIS_CACHE_TIMEOUT", default=1.0),
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -461,3 +480,11 @@ WHISPER_READY_FILE = env("WHISPER_READY_FILE", default="")
 # report, a webhook delivery past its due time) has its task sent again by the outbox
 # sweep: its message was lost, e.g. the broker was down when it was sent.
 OUTBOX_RESEND_AFTER_SECONDS = env.int("OUTBOX_RESEND_AFTER_SECONDS", default=600)
+
+# --- Outages (the database, Redis or storage not answering) ------------------------------
+# Requests that meet one answer 503 with this Retry-After (config/outages.py).
+OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
+# A task that met one is sent again after base * 2^retries seconds (with jitter), at most
+# the maximum, kept well below the Redis broker's visibility timeout (1 h).
+TASK_RETRY_BACKOFF_BASE_SECONDS = env.float("TASK_RETRY_BACKOFF_BASE_SECONDS", default=2.0)
+TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", default=60.0)

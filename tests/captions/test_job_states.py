@@ -133,3 +133,66 @@ def test_running_attempt_keeps_its_lease_alive_past_the_lease_length(settings):
         job.refresh_from_db()
         assert job.lease_expires_at > timezone.now()
         assert services.caption_job_start(job_id=job.pk) is None
+
+
+def token(chain: str, execution: int) -> str:
+    return services.caption_job_attempt_token(chain=chain, execution=execution)
+
+
+def test_retry_of_a_crashed_attempt_takes_over_its_live_lease_at_once(user, settings):
+    settings.CAPTION_JOB_LEASE_SECONDS = 600
+    job = CaptionJobFactory(owner=user)
+    assert services.caption_job_start(job_id=job.pk, attempt_token=token("c1", 0)) is not None
+    # Attempt 1 raised (its code has exited); its task's retry is execution 1 of the chain.
+    taken = services.caption_job_start(job_id=job.pk, attempt_token=token("c1", 1))
+    assert taken is not None
+    assert (taken.status, taken.attempts, taken.attempt_token) == ("processing", 2, "c1:1")
+    assert "attempt 1 stopped unexpectedly" in taken.events.last().message
+    # The crashed attempt's heartbeat can no longer keep the lease: it is not the holder.
+    assert services.caption_job_lease_renew(job_id=job.pk, attempt_token="c1:0") is False
+    assert services.caption_job_lease_renew(job_id=job.pk, attempt_token="c1:1") is True
+
+
+def test_second_delivery_of_a_running_attempt_is_still_ignored(user, settings):
+    settings.CAPTION_JOB_LEASE_SECONDS = 600
+    job = CaptionJobFactory(owner=user)
+    services.caption_job_start(job_id=job.pk, attempt_token=token("c1", 1))
+    # The same message again (the same execution), another message of the job (another
+    # chain, or one from the previous release with none), and an older execution.
+    for claim in (token("c1", 1), token("c2", 5), "", token("c1", 0)):
+        assert services.caption_job_start(job_id=job.pk, attempt_token=claim) is None
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.attempt_token) == ("processing", 1, "c1:1")
+
+
+def test_retry_after_a_storage_wait_starts_the_queued_job_normally(user, settings):
+    job = CaptionJobFactory(owner=user)
+    services.caption_job_start(job_id=job.pk, attempt_token=token("c1", 0))
+    waiting = services.caption_job_storage_wait(job_id=job.pk)
+    assert (waiting.status, waiting.error_code) == ("queued", "storage_unavailable")
+    assert "file storage is not answering" in waiting.error_message
+    started = services.caption_job_start(job_id=job.pk, attempt_token=token("c1", 1))
+    assert (started.status, started.attempts, started.error_code) == ("processing", 2, "")
+
+
+def test_crash_while_the_database_is_unreachable_is_always_retried(user, settings):
+    from django.db import OperationalError
+
+    settings.CAPTION_JOB_MAX_ATTEMPTS = 1
+    job = CaptionJobFactory(owner=user, status=JobStatus.PROCESSING, attempts=1)
+    outage = OperationalError('connection to server at "127.0.0.1", port 5432 failed')
+    assert services.caption_job_attempt_crashed(job_id=job.pk, error=outage) is True
+    job.refresh_from_db()
+    assert job.status == JobStatus.PROCESSING, "nothing is decided without the database"
+
+
+def test_storage_crash_on_the_last_attempt_fails_saying_storage_was_unavailable(user, settings):
+    from captions.storage import StorageUnavailable
+
+    settings.CAPTION_JOB_MAX_ATTEMPTS = 1
+    job = CaptionJobFactory(owner=user, status=JobStatus.PROCESSING, attempts=1)
+    error = StorageUnavailable("the file could not be read")
+    assert services.caption_job_attempt_crashed(job_id=job.pk, error=error) is False
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "storage_unavailable")
+    assert "file storage was not answering" in job.error_message
