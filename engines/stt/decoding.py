@@ -24,6 +24,10 @@ from .model import (
 )
 
 _WORD = re.compile(r"\w")
+# A tail shorter than this after a window's last closed segment is not decoded again.
+MIN_TAIL_SECONDS = 1.0
+# Tails of tails: bounded, so a model that keeps closing early cannot loop.
+MAX_TAIL_DEPTH = 3
 
 # --- Windows -------------------------------------------------------------------------
 
@@ -366,12 +370,17 @@ def transcribe(
     batch = max(1, config.batch_size)
     detected = language or None
     dtask = None
-    segments: list[Segment] = []
-    last_end = 0.0
+    # (start sample, end sample, how many tails deep): the planned windows, then the tails
+    # of windows whose decoding closed its last segment before the window's end.
+    pending = [(start, end, 0) for start, end in windows]
+    candidates: list[tuple[Segment, float]] = []
+    decoded = 0
     with torch.no_grad():
-        for first in range(0, len(windows), batch):
-            group = windows[first:first + batch]
-            mels = _window_mels(audio, group, model.dims.n_mels, loaded.device)
+        while pending:
+            group, pending = pending[:batch], pending[batch:]
+            decoded += len(group)
+            spans = [(start, end) for start, end, _ in group]
+            mels = _window_mels(audio, spans, model.dims.n_mels, loaded.device)
             features = model.embed_audio(mels.to(dtype))
             if dtask is None:
                 if detected is None:
@@ -382,41 +391,81 @@ def transcribe(
                         detected = "en"
                 dtask = _decoding_task(model, config, language=detected, task=task)
             results = _decode_windows(model, dtask, features, config)
-            for (start, end), result, mel in zip(group, results, mels, strict=True):
+            tails = []
+            for (start, end, depth), result, mel in zip(group, results, mels, strict=True):
                 if _is_silent(result, config) and config.fixed_token_count is None:
                     continue
                 start_s, end_s = start / SAMPLE_RATE, end / SAMPLE_RATE
                 pieces = _window_segments(result, dtask.tokenizer, start_s, end_s)
+                tail = _undecoded_tail(result, dtask.tokenizer, start, end)
+                if tail is not None and depth < MAX_TAIL_DEPTH and config.fixed_token_count is None:
+                    tails.append((tail, end, depth + 1))
                 if word_timestamps and config.timestamps:
-                    _add_words(model, dtask.tokenizer, pieces, mel, start, end, last_end)
-                for piece in pieces:
-                    # Clamp into the window and after the previous segment.
-                    s = min(max(piece["start"], start_s, last_end), end_s)
-                    e = min(max(piece["end"], s), end_s)
-                    # Punctuation alone (". . ." on low noise) is not speech.
-                    if not _WORD.search(piece["text"]):
-                        continue
-                    words = None
-                    if "words" in piece:
-                        words = []
-                        for w in piece["words"]:
-                            ws = min(max(float(w["start"]), s), e)
-                            we = min(max(float(w["end"]), ws), e)
-                            words.append(Word(start=round(ws, 3), end=round(we, 3),
-                                              word=w["word"],
-                                              probability=round(float(w["probability"]), 4)))
-                    segments.append(Segment(
-                        start=round(float(s), 3), end=round(float(e), 3), text=piece["text"],
-                        words=words,
-                        avg_logprob=result.avg_logprob, no_speech_prob=result.no_speech_prob,
-                        temperature=result.temperature,
-                    ))
-                    last_end = e
-    result = TranscriptionResult(language=detected or "", segments=segments,
-                                 windows=len(windows))
+                    _add_words(model, dtask.tokenizer, pieces, mel, start, end, start_s)
+                candidates += [(segment, end_s) for segment in
+                               _window_candidates(pieces, result, start_s, end_s)]
+            pending = sorted(pending + tails)
+    segments = _in_time_order(candidates)
+    result = TranscriptionResult(language=detected or "", segments=segments, windows=decoded)
     return result, engine_versions(loaded, config, language=language, task=task,
                                    word_timestamps=word_timestamps,
-                                   audio_seconds=duration, windows=len(windows))
+                                   audio_seconds=duration, windows=decoded)
+
+
+def _undecoded_tail(result: _Decoded, tokenizer, start: int, end: int) -> int | None:
+    """Where undecoded audio starts, when the window's last segment closed before its end.
+
+    A window whose tokens end with a closed timestamp pair left the audio after that
+    timestamp undecoded (whisper.transcribe seeks there for its next window); a window
+    ending with a single timestamp, or with text, has nothing left. Returns the sample
+    the tail starts at, or None.
+    """
+    seq = result.tokens
+    begin = tokenizer.timestamp_begin
+    if len(seq) < 2 or seq[-1] < begin or seq[-2] < begin:
+        return None
+    tail = start + (seq[-1] - begin) * 320  # a timestamp step is 0.02 s: 320 samples
+    tail = tail // HOP_LENGTH * HOP_LENGTH
+    if end - tail < MIN_TAIL_SECONDS * SAMPLE_RATE:
+        return None
+    return max(tail, start + HOP_LENGTH)
+
+
+def _window_candidates(pieces: list[dict], result: _Decoded, start_s: float,
+                       end_s: float) -> list[Segment]:
+    """The window's segments, clamped into it; punctuation alone is not speech."""
+    out = []
+    for piece in pieces:
+        if not _WORD.search(piece["text"]):  # ". . ." on low noise
+            continue
+        s = min(max(piece["start"], start_s), end_s)
+        e = min(max(piece["end"], s), end_s)
+        words = None
+        if "words" in piece:
+            words = [Word(start=float(w["start"]), end=float(w["end"]), word=w["word"],
+                          probability=round(float(w["probability"]), 4))
+                     for w in piece["words"]]
+        out.append(Segment(start=s, end=e, text=piece["text"], words=words,
+                           avg_logprob=result.avg_logprob, no_speech_prob=result.no_speech_prob,
+                           temperature=result.temperature))
+    return out
+
+
+def _in_time_order(candidates: list[tuple[Segment, float]]) -> list[Segment]:
+    """Segments sorted by start, each after the previous one and inside its own window."""
+    segments: list[Segment] = []
+    last_end = 0.0
+    for segment, window_end in sorted(candidates, key=lambda c: (c[0].start, c[0].end)):
+        s = min(max(segment.start, last_end), window_end)
+        e = min(max(segment.end, s), window_end)
+        if segment.words is not None:
+            for word in segment.words:
+                word.start = round(min(max(word.start, s), e), 3)
+                word.end = round(min(max(word.end, word.start), e), 3)
+        segment.start, segment.end = round(float(s), 3), round(float(e), 3)
+        segments.append(segment)
+        last_end = e
+    return segments
 
 
 def _add_words(model, tokenizer, pieces, mel, start: int, end: int, last_end: float) -> None:
