@@ -7,6 +7,7 @@ objects and are changed only by ``billing.services``, never by hand in the admin
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .plans import plan_choices
@@ -202,7 +203,8 @@ class OverageReport(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # When its task was last sent (by the outbox, at commit or by the sweep).
-    queued_at = models.DateTimeField(default=timezone.now)
+    # db_default: rows inserted by the previous release (during a deploy) get one too.
+    queued_at = models.DateTimeField(default=timezone.now, db_default=Now())
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -24,13 +24,19 @@ from config.humanize import format_duration
 
 from . import selectors
 from .cost_ledger import cost_cap_check
-from .models import AdmissionStatus, BillingAccount, JobAdmission
+from .models import AdmissionStatus, BillingAccount, JobAdmission, UsageRecord
 from .plans import Feature
 
 
 def _held_seconds(*, user) -> int:
-    return JobAdmission.objects.filter(user=user, status=AdmissionStatus.HELD).aggregate(
-        s=Sum("held_seconds"))["s"] or 0
+    """Seconds held by the user's queued and running jobs.
+
+    A hold whose job is already in the usage ledger is not counted twice, even if it was
+    never settled (a job finished by a worker of the previous release during a deploy).
+    """
+    finished = UsageRecord.objects.filter(user=user).values("job_id")
+    return (JobAdmission.objects.filter(user=user, status=AdmissionStatus.HELD)
+            .exclude(job_id__in=finished).aggregate(s=Sum("held_seconds"))["s"] or 0)
 
 
 def _refusal(*, user, limits, media_seconds: float, language: str,

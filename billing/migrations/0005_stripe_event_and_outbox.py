@@ -5,6 +5,7 @@ types). Its permissions are renamed in place, so the Support group and anyone gi
 ``reprocess_webhookevent`` by hand keep them.
 """
 
+import django.db.models.functions.datetime
 import django.utils.timezone
 from django.db import migrations, models
 
@@ -54,6 +55,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="overagereport",
             name="queued_at",
-            field=models.DateTimeField(default=django.utils.timezone.now),
+            field=models.DateTimeField(default=django.utils.timezone.now,
+                                       db_default=django.db.models.functions.datetime.Now()),
         ),
     ]

@@ -6,6 +6,8 @@ submission service makes, so the API and the web form refuse a bad value with th
 same message. Errors keep the API's shape: code ``invalid``, a list of messages per field.
 """
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 from captions.options import OPTION_NAMES, OPTIONS, Option, caption_options_validate
@@ -34,6 +36,9 @@ class CaptionOptionsSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         """``{"options": clean options, **the other fields}``, or every error at once."""
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send the fields as an object of names and values."]})
         own = {name: field for name, field in self.fields.items() if name not in OPTION_NAMES}
         values, errors = {}, {}
         try:

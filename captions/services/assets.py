@@ -253,8 +253,10 @@ def direct_upload_claim(*, owner, upload_id) -> tuple[DirectUpload, MediaAsset]:
                 copy.write(chunk)
             copy.flush()
             checked = media_check(owner=owner, size=size, path=copy.name)
-    except ApplicationError:
-        storage.object_delete(upload.key)
+    except ApplicationError as exc:
+        # A refused file is deleted; an outage (503) keeps it for the client's retry.
+        if exc.status < 500:
+            storage.object_delete(upload.key)
         raise
     key = storage.media_key(owner_id=owner.pk, ext=checked.ext)
     storage.object_copy(upload.key, key)

@@ -460,6 +460,12 @@ def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
             code="media_purged", status=409,
         )
     with transaction.atomic():
+        # The job's row first, as completion locks it (then the owner's account): one
+        # order of locks, and a job that cannot be retried is a 409 before any quota.
+        # Only a failed job is retried (processing -> queued is the cost cap's wait).
+        locked = CaptionJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != JobStatus.FAILED:
+            raise InvalidTransition(locked, JobStatus.QUEUED)
         billing_quotas.quota_admit(
             user=job.owner, job_id=job.pk, media_seconds=job.asset.duration_seconds or 0,
             language=job.language, enforce=actor is not None and actor.pk == job.owner_id,

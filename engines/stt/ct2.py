@@ -167,6 +167,13 @@ def to_whisper_checkpoint(model: Ct2Model) -> dict:
     spec, v = read_variables(model)
     if spec != "WhisperSpec":
         raise ValueError(f"{model.parts[0]} holds a {spec}, not a Whisper model")
+    quantized = sorted(k for k, a in v.items()
+                       if k.endswith("weight_scale") or (k.endswith("/weight")
+                                                         and a.dtype.kind in "iu"))
+    if quantized:
+        # Copying int8 weights without their scales would transcribe noise, silently.
+        raise ValueError(f"{model.parts[0]} is quantized ({quantized[0]}); convert a float16 "
+                         "or float32 model instead")
     n_audio_layer, n_text_layer = _layers(v, "encoder"), _layers(v, "decoder")
     state: dict = {}
     for name in ("conv1", "conv2"):

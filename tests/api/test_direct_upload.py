@@ -100,3 +100,28 @@ def test_upload_never_turned_into_a_job_is_deleted_after_its_url_expired(api):
     assert services.direct_uploads_sweep(now=later) == 1
     assert row.key not in s3_keys()
     assert not DirectUpload.objects.exists()
+
+
+def test_upload_that_cannot_be_checked_now_is_kept_for_the_clients_retry(api, settings):
+    """A 503 says 'try again': the uploaded object must still be there when the client does."""
+    upload = start_upload(api)
+    put(upload, wav_bytes())
+    key = DirectUpload.objects.get(pk=upload["id"]).key
+    settings.FFPROBE_BINARY = "/nonexistent/ffprobe"  # the checking tool is missing
+    response = api.post("/api/v1/jobs/from-upload/", {"upload_id": upload["id"]},
+                        format="json")
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "media_check_unavailable"
+    assert "Retry-After" in response
+    assert key in s3_keys() and not CaptionJob.objects.exists()
+
+    settings.FFPROBE_BINARY = "ffprobe"
+    retried = api.post("/api/v1/jobs/from-upload/", {"upload_id": upload["id"]}, format="json")
+    assert retried.status_code == 201, retried.content
+
+
+@pytest.mark.parametrize("body", [[{"upload_id": "x"}], "tone", 5])
+def test_a_json_body_that_is_not_an_object_is_400(api, body):
+    response = api.post("/api/v1/jobs/from-upload/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"

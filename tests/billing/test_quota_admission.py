@@ -145,3 +145,25 @@ def test_a_customers_retry_is_admitted_again_and_holds_its_minutes(user, shared_
     rows = JobAdmission.objects.filter(job_id=job.pk).order_by("admitted_at")
     assert [r.status for r in rows] == [AdmissionStatus.RELEASED, AdmissionStatus.HELD]
     assert quotas.quota_usage(user=user)["jobs_last_hour"]["used"] == 2
+
+
+def test_retrying_a_job_that_is_still_running_is_409_even_over_the_quota(user):
+    from tests.factories import CaptionJobFactory
+
+    for _ in range(FREE.jobs_per_hour):
+        CaptionJobFactory(owner=user, status=JobStatus.DONE)
+    running = CaptionJobFactory(owner=user, status=JobStatus.PROCESSING)
+    with pytest.raises(ApplicationError) as refused:
+        caption_services.caption_job_retry(job=running, actor=user)
+    assert (refused.value.status, refused.value.code) == (409, "invalid_transition")
+
+
+def test_a_hold_whose_job_is_already_in_the_usage_ledger_is_not_counted_twice(user):
+    """A job finished by a worker of the previous release, which did not settle its hold."""
+    job_id = uuid.uuid4()
+    with transaction.atomic():
+        quotas.quota_admit(user=user, job_id=job_id, media_seconds=60)
+    assert quotas.quota_usage(user=user)["audio_seconds"]["held"] == 60
+    billing_services.usage_record_job(user=user, job_id=job_id, audio_seconds=60)
+    usage = quotas.quota_usage(user=user)["audio_seconds"]
+    assert (usage["used"], usage["held"]) == (60, 0)
