@@ -8,6 +8,7 @@ or URLs; every call has a wall-clock timeout; no shell is involved.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -159,3 +160,13 @@ def extract_key_frames(
              timeout=timeout)
         frames = sorted(glob.glob(os.path.join(out_dir, "frame-*.jpg")))
     return frames[:count]
+
+
+def file_sha256(*paths: str) -> str:
+    """The sha256 of the files' bytes, read in order in 1 MiB chunks (one file, or parts)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -7,7 +7,6 @@ kept; a refused direct upload is deleted.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 import uuid
@@ -121,14 +120,6 @@ def _check_contents(path: str, *, kind: str, limits) -> float:
     return info.duration_seconds
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def media_check(*, owner, size: int | None, path: str) -> CheckedMedia:
     """Check a file before it is kept, from a local copy of its bytes.
 
@@ -147,7 +138,7 @@ def media_check(*, owner, size: int | None, path: str) -> CheckedMedia:
     _check_plan_allows_kind(kind, limits=limits)
     duration = _check_contents(path, kind=kind, limits=limits)
     return CheckedMedia(content_type=content_type, kind=kind, ext=ext,
-                        duration_seconds=duration, sha256=_sha256(path))
+                        duration_seconds=duration, sha256=media.file_sha256(path))
 
 
 @contextmanager

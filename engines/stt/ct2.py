@@ -13,7 +13,6 @@ plus the alignment heads from ``config.json``, so word timestamps work too.
 from __future__ import annotations
 
 import glob
-import hashlib
 import importlib.util
 import json
 import os
@@ -21,6 +20,8 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..media import file_sha256
 
 # CTranslate2's DataType enum, as written in model.bin.
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
@@ -214,15 +215,6 @@ def to_whisper_checkpoint(model: Ct2Model) -> dict:
     }
 
 
-def weights_sha256(model: Ct2Model) -> str:
-    digest = hashlib.sha256()
-    for path in model.parts:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def converted_checkpoint(model: Ct2Model, cache_root: str) -> str:
     """The path of the model's weights as an openai-whisper checkpoint, converted once.
 
@@ -232,7 +224,7 @@ def converted_checkpoint(model: Ct2Model, cache_root: str) -> str:
     import torch
 
     os.makedirs(cache_root, exist_ok=True)
-    path = os.path.join(cache_root, f"ct2-{weights_sha256(model)[:16]}.pt")
+    path = os.path.join(cache_root, f"ct2-{file_sha256(*model.parts)[:16]}.pt")
     if not os.path.isfile(path):
         partial = f"{path}.{os.getpid()}.partial"
         torch.save(to_whisper_checkpoint(model), partial)

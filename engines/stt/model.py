@@ -6,7 +6,6 @@ two threads never load it twice. The caller passes the configuration in.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import socket
@@ -15,6 +14,7 @@ import urllib.error
 from dataclasses import asdict, dataclass, field
 
 from ..errors import SttModelUnavailable
+from ..media import file_sha256
 from . import ct2
 
 _lock = threading.Lock()
@@ -109,14 +109,6 @@ class TranscriptionResult:
         return " ".join(s.text for s in self.segments if s.text).strip()
 
 
-def _sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _checkpoint_path(config: SttConfig) -> str:
     """An openai-whisper checkpoint file for the configured model.
 
@@ -188,7 +180,7 @@ def load(config: SttConfig) -> LoadedModel:
         name = (os.path.basename(os.path.normpath(config.model))
                 if os.path.exists(config.model) else config.model)
         loaded = LoadedModel(
-            model=model, name=name, checkpoint_sha256=_sha256_of(path), device=config.device
+            model=model, name=name, checkpoint_sha256=file_sha256(path), device=config.device
         )
         _loaded[key] = loaded
         return loaded
