@@ -29,6 +29,7 @@ cat <<MSG
 Caption Generator is running at http://$HOST:$PORT/
   - sign up there; verification emails are written to $VAR_DIR/outbox/
   - worker log: $VAR_DIR/log/worker.log
-  - Whisper model: ${WHISPER_MODEL:-base} (set WHISPER_MODEL to a model name or a .pt checkpoint path)
+  - Whisper model: ${WHISPER_MODEL:-base} on ${WHISPER_ENGINE:-faster-whisper} (WHISPER_MODEL: a model
+    name, a .pt checkpoint or a CTranslate2 folder; WHISPER_ENGINE: faster-whisper or openai-whisper)
 MSG
 .venv/bin/python manage.py runserver --noreload "$HOST:$PORT"

@@ -244,9 +244,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=4 *
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Pipeline engines -------------------------------------------------------------
-# A Whisper model name ("tiny", "base", "large-v3", ...) or a path to a checkpoint file.
+# A Whisper model name ("tiny", "base", "large-v3", ...), a checkpoint file (.pt) or a
+# CTranslate2 model folder.
 WHISPER_MODEL = env("WHISPER_MODEL", default="base")
 WHISPER_DEVICE = env("WHISPER_DEVICE", default="cpu")
+# "faster-whisper" (CTranslate2) or "openai-whisper" (our batched windows); bench/stt.py
+# measures both on the same weights (docs/benchmarks.md). On a CPU, faster-whisper at
+# float32 is the fastest configuration as accurate as whisper.transcribe (int8 is faster
+# again, at about half a point more word errors with base).
+WHISPER_ENGINE = env("WHISPER_ENGINE", default="faster-whisper")
+# faster-whisper only: CTranslate2's compute type ("int8", "float32", "float16", …) and
+# CPU threads (0: CTranslate2's default).
+WHISPER_COMPUTE_TYPE = env("WHISPER_COMPUTE_TYPE", default="float32")
+WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=0)
 WHISPER_DOWNLOAD_ROOT = env("WHISPER_DOWNLOAD_ROOT", default=str(VAR_DIR / "whisper"))
 # Named models are fetched from OpenAI's CDN only when this is on.
 WHISPER_ALLOW_DOWNLOAD = env.bool("WHISPER_ALLOW_DOWNLOAD", default=True)
@@ -260,6 +270,8 @@ FFPROBE_BINARY = env("FFPROBE_BINARY", default="ffprobe")
 FFMPEG_TIMEOUT_SECONDS = env.int("FFMPEG_TIMEOUT_SECONDS", default=600)
 CAPTION_WRITER = env("CAPTION_WRITER", default="local")
 CAPTION_JOB_MAX_ATTEMPTS = env.int("CAPTION_JOB_MAX_ATTEMPTS", default=3)
+# How often a running job's progress is written; a cancel is noticed at the next write.
+CAPTION_JOB_PROGRESS_SECONDS = env.float("CAPTION_JOB_PROGRESS_SECONDS", default=1.0)
 
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -35,6 +35,10 @@ SECURE_HSTS_PRELOAD = True
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 WHISPER_DEVICE = env("WHISPER_DEVICE", default="cuda")
+# GPU workers batch 30-second windows across the whole recording (our engine); a CPU
+# deployment sets WHISPER_ENGINE=faster-whisper, as the local default does.
+WHISPER_ENGINE = env("WHISPER_ENGINE", default="openai-whisper")
+WHISPER_COMPUTE_TYPE = env("WHISPER_COMPUTE_TYPE", default="float16")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)  # noqa: F405
 
 # --- Caption writer (issue 4): a misconfigured writer would fail every job; refuse to start.

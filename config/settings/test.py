@@ -30,6 +30,9 @@ SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHISPER_DEVICE = "cpu"
+# The suite's models are random-weight openai-whisper checkpoints (odd shapes, fast);
+# tests of faster-whisper and of real weights choose their engine and model themselves.
+WHISPER_ENGINE = "openai-whisper"
 WHISPER_ALLOW_DOWNLOAD = False
 # Random-weight models never stop on their own: keep each window's decoding short.
 WHISPER_SAMPLE_LEN = env.int("WHISPER_SAMPLE_LEN", default=24)

@@ -17,8 +17,14 @@ most once per configured temperature; windows judged silent are dropped.
 """
 
 
-from .decoding import engine_versions, plan_windows, transcribe
+from collections.abc import Callable
+
+import numpy as np
+
+from .decoding import engine_versions, plan_windows, transcribe_batched
+from .faster import load_faster, transcribe_faster
 from .model import (
+    ENGINES,
     HOP_LENGTH,
     SAMPLE_RATE,
     LoadedModel,
@@ -28,10 +34,40 @@ from .model import (
     Word,
     half_weights,
     is_loaded,
-    load,
+    load_once,
+    load_openai,
 )
 
 __all__ = [
-    "HOP_LENGTH", "SAMPLE_RATE", "LoadedModel", "Segment", "SttConfig", "TranscriptionResult",
-    "Word", "engine_versions", "half_weights", "is_loaded", "load", "plan_windows", "transcribe",
+    "ENGINES", "HOP_LENGTH", "SAMPLE_RATE", "LoadedModel", "Segment", "SttConfig",
+    "TranscriptionResult", "Word", "engine_versions", "half_weights", "is_loaded", "load",
+    "plan_windows", "transcribe",
 ]
+
+
+def load(config: SttConfig) -> LoadedModel:
+    """Load (once per process) and return the configured engine's model.
+
+    Raises SttModelUnavailable, with a message saying how to configure a model, when
+    the model is missing and cannot be fetched.
+    """
+    return load_once(config, load_faster if config.engine == "faster-whisper" else load_openai)
+
+
+def transcribe(audio: np.ndarray, config: SttConfig, *, language: str | None = None,
+               task: str = "transcribe", word_timestamps: bool = False,
+               on_progress: Callable[[float], None] | None = None,
+               ) -> tuple[TranscriptionResult, dict]:
+    """Transcribe (or translate to English) 16 kHz mono float32 audio with the configured
+    engine (``config.engine``).
+
+    Returns the result, whose segments are in time order, inside the audio and never
+    overlapping, and the engine versions to store with it. ``on_progress`` is called
+    often (every decoding step, or every segment) with the share of the audio done, from
+    0 to 1, never decreasing; an exception it raises stops the transcription and
+    propagates (that is how a cancelled job stops within seconds). Raises
+    SttModelUnavailable when no model can be loaded, ValueError for an unknown task.
+    """
+    engine = transcribe_faster if config.engine == "faster-whisper" else transcribe_batched
+    return engine(audio, config, language=language, task=task,
+                  word_timestamps=word_timestamps, on_progress=on_progress)

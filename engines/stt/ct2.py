@@ -230,3 +230,46 @@ def converted_checkpoint(model: Ct2Model, cache_root: str) -> str:
         torch.save(to_whisper_checkpoint(model), partial)
         os.replace(partial, path)
     return path
+
+
+# Files besides model.bin that CTranslate2 and faster-whisper read from a model folder.
+_FOLDER_FILES = ("config.json", "tokenizer.json", "vocabulary.json", "vocabulary.txt",
+                 "preprocessor_config.json")
+
+
+def model_folder(model: Ct2Model, cache_root: str) -> str:
+    """A folder faster-whisper can load: the model's own, or one assembled once.
+
+    A model whose ``model.bin`` is whole, beside its tokenizer, is used where it lies.
+    A split model (``model.bin.part1`` …, perhaps from several packages) is joined into
+    ``ct2-<sha256>/`` under ``cache_root`` with its tokenizer and config; the folder is
+    built under a temporary name and renamed, so a crash never leaves half a model.
+    """
+    folders = list(dict.fromkeys(os.path.dirname(p) for p in
+                                 (*model.parts, *([model.config] if model.config else []))))
+    if (len(model.parts) == 1 and os.path.basename(model.parts[0]) == "model.bin"
+            and os.path.isfile(os.path.join(folders[0], "tokenizer.json"))):
+        return folders[0]
+    os.makedirs(cache_root, exist_ok=True)
+    path = os.path.join(cache_root, f"ct2-{file_sha256(*model.parts)[:16]}")
+    if os.path.isfile(os.path.join(path, "model.bin")):
+        return path
+    partial = f"{path}.{os.getpid()}.partial"
+    os.makedirs(partial, exist_ok=True)
+    with open(os.path.join(partial, "model.bin"), "wb") as out:
+        for part in model.parts:
+            with open(part, "rb") as chunk:
+                while block := chunk.read(1 << 20):
+                    out.write(block)
+    for name in _FOLDER_FILES:
+        found = [os.path.join(f, name) for f in folders if os.path.isfile(os.path.join(f, name))]
+        if found:
+            with open(found[0], "rb") as src, open(os.path.join(partial, name), "wb") as dst:
+                dst.write(src.read())
+    try:
+        os.replace(partial, path)
+    except OSError:  # another process finished first: its folder is as good as ours
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
+    return path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +20,11 @@ from .model import (
     SttConfig,
     TranscriptionResult,
     Word,
-    load,
+    load_once,
+    load_openai,
 )
+from .segments import in_time_order, is_speech
 
-_WORD = re.compile(r"\w")
 # A tail shorter than this after a window's last closed segment is not decoded again.
 MIN_TAIL_SECONDS = 1.0
 # Tails of tails: bounded, so a model that keeps closing early cannot loop.
@@ -188,8 +189,13 @@ class _BatchDecoder:
 
 
 def _greedy_batch(model, dtask, audio_features, *, temperature: float, sample_len: int,
-                  fixed: bool) -> list[_Decoded]:
-    """Decode a batch of windows together, one token per window per step."""
+                  fixed: bool, on_step: Callable[[float], None] | None = None,
+                  ) -> list[_Decoded]:
+    """Decode a batch of windows together, one token per window per step.
+
+    ``on_step`` is called after each step with the share of ``sample_len`` done, so a
+    caller can report progress or stop the decoding (by raising) within one step.
+    """
     import torch
     import torch.nn.functional as F  # noqa: N812 - torch's own convention
     from whisper.decoding import SuppressTokens
@@ -210,6 +216,8 @@ def _greedy_batch(model, dtask, audio_features, *, temperature: float, sample_le
         filters.append(SuppressTokens([eot]))
     decoder = _BatchDecoder(model, audio_features)
     for step in range(sample_len):
+        if on_step is not None:
+            on_step(step / sample_len)
         if step == 0:
             logits = decoder.step(tokens, [dtask.sot_index, tokens.shape[-1] - 1])
             if tokenizer.no_speech is not None:
@@ -277,13 +285,14 @@ def _is_silent(result: _Decoded, config: SttConfig) -> bool:
             and _confidence(result) < config.logprob_threshold)
 
 
-def _decode_windows(model, dtask, features, config: SttConfig) -> list[_Decoded]:
+def _decode_windows(model, dtask, features, config: SttConfig,
+                    on_step: Callable[[float], None] | None = None) -> list[_Decoded]:
     """Greedy decoding with bounded temperature fallback for the windows that need it."""
     fixed = config.fixed_token_count is not None
     sample_len = _sample_len(model, config)
     temperatures = list(config.temperatures) or [0.0]
     results = _greedy_batch(model, dtask, features, temperature=temperatures[0],
-                            sample_len=sample_len, fixed=fixed)
+                            sample_len=sample_len, fixed=fixed, on_step=on_step)
     if fixed:
         return results
     for temperature in temperatures[1:]:
@@ -291,7 +300,8 @@ def _decode_windows(model, dtask, features, config: SttConfig) -> list[_Decoded]
         if not retry:
             break
         again = _greedy_batch(model, dtask, features[retry], temperature=temperature,
-                              sample_len=sample_len, fixed=False)
+                              sample_len=sample_len, fixed=False,
+                              on_step=(lambda _: on_step(1.0)) if on_step else None)
         for i, result in zip(retry, again, strict=True):
             results[i] = result
     return results
@@ -342,26 +352,55 @@ def _detect_language(model, features, tokenizer) -> str:
     return max(totals, key=totals.get)
 
 
-def transcribe(
-    audio: np.ndarray,
-    config: SttConfig,
-    *,
-    language: str | None = None,
-    task: str = "transcribe",
-    word_timestamps: bool = False,
-) -> tuple[TranscriptionResult, dict]:
-    """Transcribe (or translate to English) 16 kHz mono float32 audio.
+class _Progress:
+    """The share of the audio decoded, from windows done and the current batch's steps."""
+
+    def __init__(self, total_samples: int, report: Callable[[float], None] | None):
+        self.total = max(1, total_samples)
+        self.done = 0
+        self.report = report
+        self.last = 0.0
+
+    def batch_step(self, samples: int) -> Callable[[float], None] | None:
+        if self.report is None:
+            return None
+
+        def step(share: float) -> None:
+            # A batch usually ends well before sample_len steps: count at most 90% of it
+            # until it is done, so the figure never runs ahead and then stands still.
+            self._send((self.done + samples * min(share, 0.9)) / self.total)
+        return step
+
+    def batch_done(self, samples: int) -> None:
+        self.done = min(self.total, self.done + samples)
+        self._send(self.done / self.total)
+
+    def _send(self, share: float) -> None:
+        if self.report is not None:
+            self.last = max(self.last, min(1.0, share))
+            self.report(self.last)
+
+
+def transcribe_batched(audio: np.ndarray, config: SttConfig, *, language: str | None = None,
+                       task: str = "transcribe", word_timestamps: bool = False,
+                       on_progress: Callable[[float], None] | None = None,
+                       ) -> tuple[TranscriptionResult, dict]:
+    """Transcribe (or translate to English) 16 kHz mono float32 audio with our batched
+    windows on openai-whisper's model.
 
     Returns the result, whose segments are in time order, inside the audio and never
-    overlapping, and the engine versions to store with it. Raises SttModelUnavailable
-    when no model can be loaded, ValueError for an unknown task.
+    overlapping, and the engine versions to store with it. ``on_progress`` is called
+    often (at least once per decoding step or segment) with the share of the audio done,
+    from 0 to 1, never decreasing; an exception it raises stops the transcription and
+    propagates (that is how a cancelled job stops within seconds). Raises
+    SttModelUnavailable when no model can be loaded, ValueError for an unknown task.
     """
     import torch
     from whisper.tokenizer import get_tokenizer
 
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}")
-    loaded = load(config)
+    loaded = load_once(config, load_openai)
     model = loaded.model
     audio = np.asarray(audio, dtype=np.float32)
     duration = len(audio) / SAMPLE_RATE
@@ -375,10 +414,13 @@ def transcribe(
     pending = [(start, end, 0) for start, end in windows]
     candidates: list[tuple[Segment, float]] = []
     decoded = 0
+    progress = _Progress(len(audio), on_progress)
     with torch.no_grad():
         while pending:
             group, pending = pending[:batch], pending[batch:]
             decoded += len(group)
+            # Tails re-decode audio already counted; only planned windows move progress.
+            new_samples = sum(end - start for start, end, depth in group if depth == 0)
             spans = [(start, end) for start, end, _ in group]
             mels = _window_mels(audio, spans, model.dims.n_mels, loaded.device)
             features = model.embed_audio(mels.to(dtype))
@@ -390,7 +432,8 @@ def transcribe(
                     else:
                         detected = "en"
                 dtask = _decoding_task(model, config, language=detected, task=task)
-            results = _decode_windows(model, dtask, features, config)
+            results = _decode_windows(model, dtask, features, config,
+                                      on_step=progress.batch_step(new_samples))
             tails = []
             for (start, end, depth), result, mel in zip(group, results, mels, strict=True):
                 if _is_silent(result, config) and config.fixed_token_count is None:
@@ -405,7 +448,8 @@ def transcribe(
                 candidates += [(segment, end_s) for segment in
                                _window_candidates(pieces, result, start_s, end_s)]
             pending = sorted(pending + tails)
-    segments = _in_time_order(candidates)
+            progress.batch_done(new_samples)
+    segments = in_time_order(candidates)
     result = TranscriptionResult(language=detected or "", segments=segments, windows=decoded)
     return result, engine_versions(loaded, config, language=language, task=task,
                                    word_timestamps=word_timestamps,
@@ -436,7 +480,7 @@ def _window_candidates(pieces: list[dict], result: _Decoded, start_s: float,
     """The window's segments, clamped into it; punctuation alone is not speech."""
     out = []
     for piece in pieces:
-        if not _WORD.search(piece["text"]):  # ". . ." on low noise
+        if not is_speech(piece["text"]):
             continue
         s = min(max(piece["start"], start_s), end_s)
         e = min(max(piece["end"], s), end_s)
@@ -449,23 +493,6 @@ def _window_candidates(pieces: list[dict], result: _Decoded, start_s: float,
                            avg_logprob=result.avg_logprob, no_speech_prob=result.no_speech_prob,
                            temperature=result.temperature))
     return out
-
-
-def _in_time_order(candidates: list[tuple[Segment, float]]) -> list[Segment]:
-    """Segments sorted by start, each after the previous one and inside its own window."""
-    segments: list[Segment] = []
-    last_end = 0.0
-    for segment, window_end in sorted(candidates, key=lambda c: (c[0].start, c[0].end)):
-        s = min(max(segment.start, last_end), window_end)
-        e = min(max(segment.end, s), window_end)
-        if segment.words is not None:
-            for word in segment.words:
-                word.start = round(min(max(word.start, s), e), 3)
-                word.end = round(min(max(word.end, word.start), e), 3)
-        segment.start, segment.end = round(float(s), 3), round(float(e), 3)
-        segments.append(segment)
-        last_end = e
-    return segments
 
 
 def _add_words(model, tokenizer, pieces, mel, start: int, end: int, last_end: float) -> None:

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import urllib.error
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from ..errors import SttModelUnavailable
@@ -18,7 +19,7 @@ from ..media import file_sha256
 from . import ct2
 
 _lock = threading.Lock()
-_loaded: dict[tuple[str, str], LoadedModel] = {}
+_loaded: dict[tuple, LoadedModel] = {}
 
 SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 30
@@ -29,12 +30,22 @@ CUT_SEARCH_SECONDS = 5
 ENERGY_FRAME = SAMPLE_RATE // 10
 HOP_LENGTH = 160  # samples per Mel frame; window starts are aligned to it
 TASKS = ("transcribe", "translate")
+# Speech-to-text engines behind the one interface: our batched decoding on openai-whisper's
+# model, and CTranslate2's through faster-whisper (WHISPER_ENGINE).
+ENGINES = ("openai-whisper", "faster-whisper")
+# How faster-whisper stores and computes the weights (CTranslate2's compute types).
+COMPUTE_TYPES = ("default", "auto", "int8", "int8_float32", "int8_float16", "float16",
+                 "bfloat16", "float32")
 
 
 @dataclass(frozen=True)
 class SttConfig:
     model: str
     device: str = "cpu"
+    engine: str = "openai-whisper"
+    # faster-whisper only: CTranslate2's compute type and CPU threads (0: its default).
+    compute_type: str = "default"
+    cpu_threads: int = 0
     download_root: str | None = None
     allow_download: bool = False
     # Most tokens decoded per 30-second window (whisper's own cap is 224).
@@ -50,9 +61,23 @@ class SttConfig:
     # because a model with random weights never stops on its own.
     fixed_token_count: int | None = None
 
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise SttModelUnavailable(
+                f"WHISPER_ENGINE='{self.engine}' is not an engine; use one of "
+                f"{', '.join(ENGINES)}.")
+        if self.compute_type not in COMPUTE_TYPES:
+            raise SttModelUnavailable(
+                f"WHISPER_COMPUTE_TYPE='{self.compute_type}' is not a compute type; use one "
+                f"of {', '.join(COMPUTE_TYPES)}.")
+
     @property
     def fp16(self) -> bool:
         return self.device.startswith("cuda")
+
+    @property
+    def cache_key(self) -> tuple:
+        return (self.engine, self.model, self.device, self.compute_type, self.cpu_threads)
 
 
 @dataclass
@@ -109,6 +134,10 @@ class TranscriptionResult:
         return " ".join(s.text for s in self.segments if s.text).strip()
 
 
+def model_root(config: SttConfig) -> str:
+    return config.download_root or os.path.join(os.path.expanduser("~"), ".cache", "whisper")
+
+
 def _checkpoint_path(config: SttConfig) -> str:
     """An openai-whisper checkpoint file for the configured model.
 
@@ -119,7 +148,7 @@ def _checkpoint_path(config: SttConfig) -> str:
     """
     import whisper
 
-    root = config.download_root or os.path.join(os.path.expanduser("~"), ".cache", "whisper")
+    root = model_root(config)
     if os.path.isfile(config.model):
         return config.model
     if os.path.isdir(config.model):
@@ -162,28 +191,31 @@ def _checkpoint_path(config: SttConfig) -> str:
     return cached
 
 
-def load(config: SttConfig) -> LoadedModel:
-    """Load (once per process) and return the configured model.
-
-    Raises SttModelUnavailable, with a message saying how to configure a model,
-    when the checkpoint is missing and cannot be fetched.
-    """
-    key = (config.model, config.device)
+def load_once(config: SttConfig, build: Callable[[SttConfig], LoadedModel]) -> LoadedModel:
+    """The model for ``config``, built by ``build`` the first time in this process."""
+    key = config.cache_key
     with _lock:
-        if key in _loaded:
-            return _loaded[key]
-        path = _checkpoint_path(config)
-        model = _whisper_model(path, name=config.model, device=config.device)
-        model.eval()
-        if config.fp16:
-            half_weights(model)
-        name = (os.path.basename(os.path.normpath(config.model))
-                if os.path.exists(config.model) else config.model)
-        loaded = LoadedModel(
-            model=model, name=name, checkpoint_sha256=file_sha256(path), device=config.device
-        )
-        _loaded[key] = loaded
-        return loaded
+        if key not in _loaded:
+            _loaded[key] = build(config)
+        return _loaded[key]
+
+
+def load_openai(config: SttConfig) -> LoadedModel:
+    """openai-whisper's model for our batched engine (use ``load``, which keeps it).
+
+    Raises SttModelUnavailable, with a message saying how to configure a model, when
+    the checkpoint is missing and cannot be fetched.
+    """
+    path = _checkpoint_path(config)
+    model = _whisper_model(path, name=config.model, device=config.device)
+    model.eval()
+    if config.fp16:
+        half_weights(model)
+    name = (os.path.basename(os.path.normpath(config.model))
+            if os.path.exists(config.model) else config.model)
+    return LoadedModel(
+        model=model, name=name, checkpoint_sha256=file_sha256(path), device=config.device
+    )
 
 
 def _whisper_model(path: str, *, name: str, device: str):
@@ -225,5 +257,5 @@ def half_weights(model) -> None:
 
 
 def is_loaded(config: SttConfig) -> bool:
-    return (config.model, config.device) in _loaded
+    return config.cache_key in _loaded
 

