@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .exports import ReadabilityLimits
 from .languages import LANGUAGE_CHOICES
@@ -143,6 +144,8 @@ class CaptionJob(models.Model):
     )
     stage = models.CharField(max_length=15, choices=JobStage.choices, default=JobStage.WAITING)
     progress = models.PositiveSmallIntegerField(default=0)
+    # While transcribing: when the transcript should be done, from the pace so far.
+    progress_eta_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Times the job was put back to wait for the owner's hourly cost cap to reset.
     deferrals = models.PositiveSmallIntegerField(default=0)
@@ -180,6 +183,13 @@ class CaptionJob(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.id} ({self.status})"
+
+    @property
+    def seconds_left(self) -> float | None:
+        """While transcribing, the seconds until the transcript should be done."""
+        if self.status != JobStatus.PROCESSING or self.progress_eta_at is None:
+            return None
+        return max(0.0, (self.progress_eta_at - timezone.now()).total_seconds())
 
     @property
     def is_final(self) -> bool:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import ApplicationError
 from config.forms import form_show_error
+from config.humanize import format_time_left
 
 from . import selectors, services
 from .forms import CaptionJobForm
@@ -75,6 +76,8 @@ def job_status(request, job_id):
             "stage": job.stage,
             "stage_display": job.get_stage_display(),
             "progress": job.progress,
+            "seconds_left": None if (left := job.seconds_left) is None else round(left),
+            "time_left_display": format_time_left(left),
             "error_message": job.error_message,
             "is_final": job.is_final,
         }

@@ -85,6 +85,9 @@ class JobOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices)
     stage = serializers.ChoiceField(choices=JobStage.choices)
     progress = serializers.IntegerField(min_value=0, max_value=100, help_text="Percent.")
+    seconds_left = serializers.FloatField(
+        allow_null=True, help_text="While transcribing: the estimated seconds until the "
+        "transcript is done, from the pace so far; null otherwise.")
     attempts = serializers.IntegerField()
     options = CaptionOptionsOutputSerializer(source="*")
     media = JobMediaSerializer(source="*")

@@ -329,14 +329,16 @@ def caption_job_lease_heartbeat(job: CaptionJob):
         thread.join(timeout=5)
 
 
-def caption_job_set_stage(*, job: CaptionJob, stage: str, progress: int) -> None:
-    """Record progress; raises JobCancelled if the customer cancelled meanwhile."""
+def caption_job_set_stage(*, job: CaptionJob, stage: str, progress: int,
+                          eta_at: datetime | None = None) -> None:
+    """Record progress (and, while it is known, when the stage should end); raises
+    JobCancelled if the customer cancelled meanwhile."""
     updated = CaptionJob.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
-        stage=stage, progress=progress, updated_at=timezone.now()
+        stage=stage, progress=progress, progress_eta_at=eta_at, updated_at=timezone.now()
     )
     if not updated:
         raise JobCancelled()
-    job.stage, job.progress = stage, progress
+    job.stage, job.progress, job.progress_eta_at = stage, progress, eta_at
 
 
 def caption_job_defer(*, job: CaptionJob, refusal: CostCapExceeded) -> CaptionJob:

@@ -12,11 +12,14 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.models import Max
+from django.utils import timezone
 
 from billing import cost_ledger
 from billing import selectors as billing_selectors
@@ -48,6 +51,9 @@ def stt_config() -> stt.SttConfig:
     return stt.SttConfig(
         model=settings.WHISPER_MODEL,
         device=settings.WHISPER_DEVICE,
+        engine=settings.WHISPER_ENGINE,
+        compute_type=settings.WHISPER_COMPUTE_TYPE,
+        cpu_threads=settings.WHISPER_CPU_THREADS,
         download_root=settings.WHISPER_DOWNLOAD_ROOT,
         allow_download=settings.WHISPER_ALLOW_DOWNLOAD,
         sample_len=settings.WHISPER_SAMPLE_LEN,
@@ -137,6 +143,32 @@ def _asset_local_copy(asset: MediaAsset):
         yield path
 
 
+def _transcription_progress(job: CaptionJob) -> Callable[[float], None]:
+    """The engine's progress callback: moves the job from 20% to 80% as the audio is
+    decoded, with when the transcript should be done at the pace so far.
+
+    Writes at most once per CAPTION_JOB_PROGRESS_SECONDS. The write raises JobCancelled
+    once the customer has cancelled, and the engine lets it through, so a cancelled job
+    stops transcribing within about that interval and frees its worker.
+    """
+    began = time.monotonic()
+    last_write = began
+
+    def report(share: float) -> None:
+        nonlocal last_write
+        now = time.monotonic()
+        if now - last_write < settings.CAPTION_JOB_PROGRESS_SECONDS:
+            return
+        last_write = now
+        eta_at = None
+        if share >= 0.02:  # before that, the pace says little
+            eta_at = timezone.now() + timedelta(seconds=(now - began) * (1 - share) / share)
+        caption_job_set_stage(job=job, stage=JobStage.TRANSCRIBING,
+                              progress=20 + int(59 * share), eta_at=eta_at)
+
+    return report
+
+
 @contextmanager
 def _timed(job: CaptionJob, stage: str):
     began = time.monotonic()
@@ -213,7 +245,8 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     with paid_step(job=job, key=f"stt:{job.pk}", kind="stt",
                                     amount_micros=stt_cost_micros(duration)):
                         transcript, versions["stt"] = stt.transcribe(
-                            audio, stt_config(), word_timestamps=job.word_timestamps
+                            audio, stt_config(), word_timestamps=job.word_timestamps,
+                            on_progress=_transcription_progress(job),
                         )
             caption_job_set_stage(job=job, stage=JobStage.WRITING, progress=80)
             with _timed(job, JobStage.WRITING):

@@ -1,5 +1,7 @@
 from django import template
 
+from config.humanize import format_time_left
+
 register = template.Library()
 
 
@@ -13,3 +15,9 @@ def chapter_time(seconds) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@register.filter
+def time_left(seconds) -> str:
+    """A running job's estimate: 'about 3 min left'; '' when there is none."""
+    return format_time_left(seconds)

@@ -6,6 +6,7 @@
   var stage = document.getElementById("job-stage");
   var progress = document.getElementById("job-progress");
   var error = document.getElementById("job-error");
+  var timeLeft = document.getElementById("job-time-left");
   var delay = 1000;
 
   function poll() {
@@ -16,6 +17,7 @@
         badge.className = "status status-" + job.status;
         stage.textContent = job.stage_display;
         progress.value = job.progress;
+        timeLeft.textContent = job.time_left_display || "";
         if (job.error_message) { error.textContent = job.error_message; error.hidden = false; }
         if (job.is_final) { window.location.reload(); return; }
         delay = 1000;

@@ -117,8 +117,8 @@ def test_status_endpoint_reports_state_stage_and_progress(user_client, user):
     data = user_client.get(f"/jobs/{job.pk}/status.json").json()
     assert data == {
         "id": str(job.pk), "status": "queued", "status_display": "Queued", "stage": "waiting",
-        "stage_display": "Waiting for a worker", "progress": 0, "error_message": "",
-        "is_final": False,
+        "stage_display": "Waiting for a worker", "progress": 0, "seconds_left": None,
+        "time_left_display": "", "error_message": "", "is_final": False,
     }
 
 
