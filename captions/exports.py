@@ -8,6 +8,15 @@ overlap. When speech is faster than the reading speed allows, a cue starts when 
 previous one ends (slightly after its words were spoken) rather than flash by: the
 text is never dropped. Cue times are computed in whole milliseconds, the unit both
 formats write, so what is written is exactly what was checked.
+
+Where cues and lines break follows professional subtitling guidelines (the BBC's, and
+Netflix's timed-text style guide): after a sentence or a clause, else before a
+conjunction or a preposition, never between an article and its noun when it can be
+helped; a cue of one or two words joins its neighbour when the limits allow. The
+breaks are chosen together, by a shortest path over the possible cues, not one at a
+time. Given the media's duration, no cue ends after the media does: when the last
+words come too fast to read before the end, their cues are shortened (and start
+earlier, never before their words are spoken) rather than run past it.
 """
 
 from __future__ import annotations
@@ -126,9 +135,53 @@ def _wrap(words: list[_Word], width: int) -> list[str]:
     return lines
 
 
+# Words a line or cue should not end on (it would split a phrase), and words a new one
+# may start with (a conjunction or preposition opens a phrase).
+_CLINGING = frozenset("a an the my your his her its our their this that these those to of "
+                      "and or but no not very".split())
+_OPENING = frozenset("and but or nor so yet because although though while whereas if unless "
+                     "until when where which who whom whose that than then as to of in on at "
+                     "for with from by about into onto over under after before between "
+                     "through without within during".split())
+_SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
+_CLAUSE_END = (",", ";", ":", "—", "–", "-", "，", "、")
+
+
+def _break_cost(before: _Word, after: _Word) -> float:
+    """How badly a break between two words splits a phrase (0: not at all)."""
+    if before.glued or after.glued:
+        return 5.0  # inside a word that was split because it is longer than a line
+    if before.segment != after.segment or before.text.endswith(_SENTENCE_END):
+        return 0.0
+    if before.text.endswith(_CLAUSE_END):
+        return 0.3
+    word = before.text.lower().strip("\"'“”‘’()[]")
+    if word in _CLINGING:
+        return 2.5
+    if after.text.lower().strip("\"'“”‘’()[]") in _OPENING:
+        return 0.6
+    return 1.5
+
+
 def _balanced(words: list[_Word], limits: ReadabilityLimits) -> list[str]:
-    """The fewest lines, then the most even line lengths, within the line width."""
+    """The fewest lines; for two, the split that best keeps phrases whole and lines even."""
     greedy = _wrap(words, limits.max_chars_per_line)
+    if len(greedy) != 2:
+        return _even(words, greedy, limits)
+    best, best_score = greedy, math.inf
+    for k in range(1, len(words)):
+        top, bottom = _wrap(words[:k], 10**9), _wrap(words[k:], 10**9)
+        if not top or not bottom or max(len(top[0]), len(bottom[0])) > limits.max_chars_per_line:
+            continue
+        unevenness = abs(len(top[0]) - len(bottom[0])) / limits.max_chars_per_line
+        score = _break_cost(words[k - 1], words[k]) + 2 * unevenness
+        if score < best_score:
+            best, best_score = [top[0], bottom[0]], score
+    return best
+
+
+def _even(words: list[_Word], greedy: list[str], limits: ReadabilityLimits) -> list[str]:
+    """The most even line lengths with the same number of lines as the greedy wrap."""
     if len(greedy) < 2:
         return greedy
     total = sum(len(line) for line in greedy) + len(greedy) - 1
@@ -145,31 +198,80 @@ def _fits(words: list[_Word], limits: ReadabilityLimits) -> bool:
     return len(lines) <= limits.max_lines_per_cue and chars <= limits.max_chars_per_cue
 
 
-def transcript_cues(segments: list[dict], limits: ReadabilityLimits | None = None) -> list[Cue]:
-    """Cut timed segments into readable, non-overlapping subtitle cues."""
+# A pause this long between two words always ends a cue: the next words would
+# otherwise be on screen before they are said.
+_PAUSE_SECONDS = 1.5
+# What a cue costs: one per cue (fewer, fuller cues), more for a cue of one or two
+# words, which its neighbours should take when they can.
+_CUE_COST = 1.0
+_ORPHAN_COST = 3.0
+# A cue that holds the end of one segment and the start of the next: worth it only to
+# save an orphan, and only when no more than _JOIN_GAP_SECONDS lie between them.
+_CROSSING_COST = 2.5
+_JOIN_GAP_SECONDS = 0.3
+
+
+def _groups(words: list[_Word], limits: ReadabilityLimits) -> list[list[_Word]]:
+    """Words cut into cues by the cheapest path over every feasible cue."""
+    n = len(words)
+    best = [0.0] + [math.inf] * n  # best[j]: cheapest cost of cutting words[:j]
+    back = [0] * (n + 1)
+    width, max_lines = limits.max_chars_per_line, limits.max_lines_per_cue
+    max_chars, max_ms = limits.max_chars_per_cue, limits.max_cue_ms
+    breaks = [_break_cost(words[k], words[k + 1]) for k in range(n - 1)]
+    for i in range(n):
+        if best[i] == math.inf:
+            continue
+        crossings = lines = line = chars = 0
+        for j in range(i + 1, n + 1):
+            b = words[j - 1]
+            # The cue words[i:j] wrapped greedily, one word at a time (as ``_fits``).
+            gap = 0 if b.glued or not lines else 1
+            if lines and line + gap + len(b.text) > width:
+                lines, line, chars = lines + 1, len(b.text), chars + len(b.text)
+            else:
+                lines, line, chars = max(lines, 1), line + gap + len(b.text),\
+                    chars + gap + len(b.text)
+            if j - i > 1:
+                a = words[j - 2]
+                if (lines > max_lines or chars + lines - 1 > max_chars
+                        or (b.end - words[i].start) * 1000 > max_ms
+                        or b.start - a.end > _PAUSE_SECONDS):
+                    break
+                if b.segment != a.segment:
+                    # Two segments share a cue only when one follows the other closely.
+                    if not 0 <= b.start - a.end <= _JOIN_GAP_SECONDS:
+                        break
+                    crossings += 1
+            cost = best[i] + _CUE_COST + _CROSSING_COST * crossings
+            if j < n:
+                cost += breaks[j - 1]
+            if j - i <= 2 and n > 2:
+                cost += _ORPHAN_COST
+            if cost < best[j]:
+                best[j], back[j] = cost, i
+    groups, j = [], n
+    while j > 0:
+        groups.append(words[back[j]:j])
+        j = back[j]
+    return groups[::-1]
+
+
+def transcript_cues(segments: list[dict], limits: ReadabilityLimits | None = None,
+                    duration_seconds: float | None = None) -> list[Cue]:
+    """Cut timed segments into readable, non-overlapping subtitle cues, all ending by
+    ``duration_seconds`` when it is given."""
     limits = limits or ReadabilityLimits()
     words: list[_Word] = []
     for i, segment in enumerate(segments):
         # A word longer than a line (or than a cue can show) is split over lines.
         words.extend(_segment_words(i, segment, min(limits.max_chars_per_line,
                                                     limits.max_chars_per_cue)))
-    groups: list[list[_Word]] = []
-    current: list[_Word] = []
-    for w in words:
-        if current and (
-            w.segment != current[0].segment  # a cue never spans two segments
-            or not _fits([*current, w], limits)
-            or (w.end - current[0].start) * 1000 > limits.max_cue_ms
-        ):
-            groups.append(current)
-            current = []
-        current.append(w)
-    if current:
-        groups.append(current)
-
     cues: list[Cue] = []
+    spoken: list[int] = []
+    needs: list[int] = []
     previous_end = 0
-    for group in groups:
+    for group in _groups(words, limits):
         lines = _balanced(group, limits)
         chars = sum(len(line) for line in lines) + len(lines) - 1
         spoken_start = max(0, math.floor(group[0].start * 1000))
@@ -178,8 +280,27 @@ def transcript_cues(segments: list[dict], limits: ReadabilityLimits | None = Non
         start = max(spoken_start, previous_end)
         end = min(max(spoken_end, start + needed), start + limits.max_cue_ms)
         cues.append(Cue(start_ms=start, end_ms=end, lines=lines))
+        spoken.append(spoken_start)
+        needs.append(needed)
         previous_end = end
+    if duration_seconds is not None and cues:
+        _end_with_the_media(cues, spoken, needs, math.floor(duration_seconds * 1000))
     return cues
+
+
+def _end_with_the_media(cues: list[Cue], spoken: list[int], needs: list[int],
+                        limit: int) -> None:
+    """Pull the last cues back inside the media, from the end: each ends by the next
+    one's start, and starts earlier (down to when its words are spoken) to keep its
+    reading time; only when that is not enough is it shorter than the limits ask."""
+    for k in range(len(cues) - 1, -1, -1):
+        cue = cues[k]
+        if cue.end_ms <= limit:
+            break  # this cue and all before it already end in time
+        cue.end_ms = max(1, limit)
+        cue.start_ms = min(cue.start_ms, max(spoken[k], cue.end_ms - needs[k]))
+        cue.start_ms = max(0, min(cue.start_ms, cue.end_ms - 1))
+        limit = cue.start_ms
 
 
 def _clock(ms: int, separator: str) -> str:
@@ -189,17 +310,19 @@ def _clock(ms: int, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
 
 
-def transcript_to_srt(segments: list[dict], limits: ReadabilityLimits | None = None) -> str:
+def transcript_to_srt(segments: list[dict], limits: ReadabilityLimits | None = None,
+                      duration_seconds: float | None = None) -> str:
     blocks = []
-    for n, cue in enumerate(transcript_cues(segments, limits), start=1):
+    for n, cue in enumerate(transcript_cues(segments, limits, duration_seconds), start=1):
         blocks.append(f"{n}\n{_clock(cue.start_ms, ',')} --> {_clock(cue.end_ms, ',')}\n"
                       + "\n".join(cue.lines) + "\n")
     return "\n".join(blocks)
 
 
-def transcript_to_vtt(segments: list[dict], limits: ReadabilityLimits | None = None) -> str:
+def transcript_to_vtt(segments: list[dict], limits: ReadabilityLimits | None = None,
+                      duration_seconds: float | None = None) -> str:
     blocks = ["WEBVTT\n"]
-    for cue in transcript_cues(segments, limits):
+    for cue in transcript_cues(segments, limits, duration_seconds):
         # Cue text is markup in WebVTT: &, < and > must be escaped.
         text = "\n".join(html.escape(line, quote=False) for line in cue.lines)
         blocks.append(f"{_clock(cue.start_ms, '.')} --> {_clock(cue.end_ms, '.')}\n{text}\n")

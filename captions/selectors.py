@@ -66,14 +66,17 @@ TRANSCRIPT_FORMATS = {
 def transcript_export(*, job: CaptionJob, transcript: Transcript, fmt: str) -> tuple[str, str]:
     """The transcript rendered as ``fmt``, with its content type.
 
-    Subtitles follow the job's readability limits. Raises KeyError for an unknown format.
+    Subtitles follow the job's readability limits and end with the media. Raises
+    KeyError for an unknown format.
     """
     content_type, _ = TRANSCRIPT_FORMATS[fmt]
     segments = transcript.segments
     if fmt == "srt":
-        body = exports.transcript_to_srt(segments, job.subtitle_limits)
+        body = exports.transcript_to_srt(segments, job.subtitle_limits,
+                                         transcript.duration_seconds)
     elif fmt == "vtt":
-        body = exports.transcript_to_vtt(segments, job.subtitle_limits)
+        body = exports.transcript_to_vtt(segments, job.subtitle_limits,
+                                         transcript.duration_seconds)
     elif fmt == "json":
         body = exports.transcript_to_json(
             language=transcript.language, duration_seconds=transcript.duration_seconds,

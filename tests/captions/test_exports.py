@@ -165,3 +165,67 @@ def test_txt_tsv_and_json_exports():
 def test_empty_transcript_gives_valid_empty_files():
     assert list(srt.parse(transcript_to_srt([]))) == []
     assert list(webvtt.from_string(transcript_to_vtt([]))) == []
+
+
+def test_no_cue_ends_after_the_media_even_when_the_last_words_come_fast():
+    segments = [
+        {"start": 0.0, "end": 1.0, "text": " Hello."},
+        {"start": 1.0, "end": 2.4, "text": " This sentence is spoken far too quickly to be read "
+                                           "at seventeen characters a second before the end."},
+    ]
+    for limits in (ReadabilityLimits(), ReadabilityLimits(max_chars_per_line=16,
+                                                          max_lines_per_cue=1)):
+        for cues in (parsed_srt(transcript_to_srt(segments, limits, 2.5)),
+                     parsed_vtt(transcript_to_vtt(segments, limits, 2.5))):
+            assert cues[-1][1] <= 2.5
+            assert all(a[1] <= b[0] and b[0] < b[1] for a, b in zip(cues, cues[1:], strict=False))
+            words = " ".join(" ".join(lines) for *_, lines in cues).split()
+            assert words == " ".join(s["text"] for s in segments).split()  # nothing dropped
+    # Without the duration the same cues run on past it, to be read at 17 cps.
+    assert transcript_cues(segments)[-1].end_ms > 2500
+
+
+def test_cues_and_lines_break_after_clauses_and_before_phrases():
+    segment = [{"start": 0.0, "end": 10.9, "text": " And so my fellow Americans, ask not what "
+                "your country can do for you, ask what you can do for your country."}]
+    one_line = transcript_cues(segment, ReadabilityLimits(max_lines_per_cue=1))
+    assert [c.text for c in one_line] == [
+        "And so my fellow Americans,", "ask not what your country can do for you,",
+        "ask what you can do for your country."]
+    two_lines = transcript_cues(segment)
+    assert two_lines[0].lines[0] == "And so my fellow Americans,"
+    for cue in two_lines:
+        for line in cue.lines:  # no line ends on a word that belongs to the next one
+            assert line.split()[-1].lower() not in {"the", "a", "your", "my", "of", "to"}
+
+
+def test_a_one_or_two_word_cue_joins_its_neighbour_when_the_limits_allow():
+    segments = [
+        {"start": 0.0, "end": 4.5, "text": " Mister Quilter is the apostle of the middle "
+                                           "classes and we are glad to welcome his"},
+        {"start": 4.5, "end": 5.3, "text": " gospel."},
+    ]
+    cues = transcript_cues(segments)
+    assert cues[-1].text.endswith("welcome his gospel.")
+    assert all(len(c.text.split()) > 2 for c in cues), [c.text for c in cues]
+    # A word said alone after a long pause stays on its own: it is a separate moment.
+    apart = [segments[0], {"start": 9.0, "end": 9.8, "text": " gospel."}]
+    assert transcript_cues(apart)[-1].text == "gospel."
+
+
+def test_random_transcripts_end_with_their_media():
+    rng = random.Random(11)
+    for _ in range(30):
+        t, segments = 0.0, []
+        for _ in range(rng.randint(1, 10)):
+            t += rng.choice([0, 0.1, 1.0])
+            length = rng.choice([0.1, 0.5, 2.0, 6.0])
+            text = " ".join("".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, 9)))
+                            for _ in range(rng.randint(1, 30)))
+            segments.append({"start": t, "end": t + length, "text": text})
+            t += length
+        cues = parsed_srt(transcript_to_srt(segments, ReadabilityLimits(), t))
+        assert cues[-1][1] <= t + 1e-9
+        assert all(a[1] <= b[0] and b[0] < b[1] for a, b in zip(cues, cues[1:], strict=False))
+        assert " ".join(" ".join(lines) for *_, lines in cues).split() == (
+            " ".join(s["text"] for s in segments).split())

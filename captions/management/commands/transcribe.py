@@ -31,9 +31,9 @@ class Command(BaseCommand):
         segments = [s.as_dict() for s in result.segments]
         fmt = options["format"]
         if fmt == "srt":
-            body = exports.transcript_to_srt(segments)
+            body = exports.transcript_to_srt(segments, duration_seconds=duration)
         elif fmt == "vtt":
-            body = exports.transcript_to_vtt(segments)
+            body = exports.transcript_to_vtt(segments, duration_seconds=duration)
         elif fmt == "json":
             body = exports.transcript_to_json(language=result.language,
                                               duration_seconds=duration, segments=segments)
