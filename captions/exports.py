@@ -15,8 +15,8 @@ conjunction or a preposition, never between an article and its noun when it can 
 helped; a cue of one or two words joins its neighbour when the limits allow. The
 breaks are chosen together, by a shortest path over the possible cues, not one at a
 time. Given the media's duration, no cue ends after the media does: when the last
-words come too fast to read before the end, their cues are shortened (and start
-earlier, never before their words are spoken) rather than run past it.
+words come too fast to read before the end, their cues are shortened in proportion
+rather than run past it.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class _Word:
     end: float
     glued: bool  # written without a space after the previous word (a split long word)
     segment: int
+    speaker: str = ""
 
 
 _CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -109,14 +110,18 @@ def _segment_words(index: int, segment: dict, max_chars: int) -> list[_Word]:
             step = (end - start) * (len(w) + 1) / total
             pieces.append((w, t, t + step))
             t += step
+    speaker = clean_text(segment.get("speaker") or "")
     out = []
+    if speaker and pieces:  # the label opens the segment's first cue: "[Left] He began…"
+        out.append(_Word(f"[{speaker}]"[:max_chars], pieces[0][1], pieces[0][1], glued=False,
+                         segment=index, speaker=speaker))
     for word, ws, we in pieces:
         for part in word.split(" "):
             if not part:
                 continue
             chunks = [part[i:i + max_chars] for i in range(0, len(part), max_chars)]
             for j, chunk in enumerate(chunks):
-                out.append(_Word(chunk, ws, we, glued=j > 0, segment=index))
+                out.append(_Word(chunk, ws, we, glued=j > 0, segment=index, speaker=speaker))
     return out
 
 
@@ -239,8 +244,9 @@ def _groups(words: list[_Word], limits: ReadabilityLimits) -> list[list[_Word]]:
                         or b.start - a.end > _PAUSE_SECONDS):
                     break
                 if b.segment != a.segment:
-                    # Two segments share a cue only when one follows the other closely.
-                    if not 0 <= b.start - a.end <= _JOIN_GAP_SECONDS:
+                    # Two segments share a cue only when one follows the other closely,
+                    # and a speaker's words never share one with another's.
+                    if b.speaker != a.speaker or not 0 <= b.start - a.end <= _JOIN_GAP_SECONDS:
                         break
                     crossings += 1
             cost = best[i] + _CUE_COST + _CROSSING_COST * crossings
@@ -269,7 +275,6 @@ def transcript_cues(segments: list[dict], limits: ReadabilityLimits | None = Non
                                                     limits.max_chars_per_cue)))
     cues: list[Cue] = []
     spoken: list[int] = []
-    needs: list[int] = []
     previous_end = 0
     for group in _groups(words, limits):
         lines = _balanced(group, limits)
@@ -281,26 +286,35 @@ def transcript_cues(segments: list[dict], limits: ReadabilityLimits | None = Non
         end = min(max(spoken_end, start + needed), start + limits.max_cue_ms)
         cues.append(Cue(start_ms=start, end_ms=end, lines=lines))
         spoken.append(spoken_start)
-        needs.append(needed)
         previous_end = end
     if duration_seconds is not None and cues:
-        _end_with_the_media(cues, spoken, needs, math.floor(duration_seconds * 1000))
+        _end_with_the_media(cues, spoken, math.floor(duration_seconds * 1000))
     return cues
 
 
-def _end_with_the_media(cues: list[Cue], spoken: list[int], needs: list[int],
-                        limit: int) -> None:
-    """Pull the last cues back inside the media, from the end: each ends by the next
-    one's start, and starts earlier (down to when its words are spoken) to keep its
-    reading time; only when that is not enough is it shorter than the limits ask."""
-    for k in range(len(cues) - 1, -1, -1):
-        cue = cues[k]
-        if cue.end_ms <= limit:
-            break  # this cue and all before it already end in time
-        cue.end_ms = max(1, limit)
-        cue.start_ms = min(cue.start_ms, max(spoken[k], cue.end_ms - needs[k]))
-        cue.start_ms = max(0, min(cue.start_ms, cue.end_ms - 1))
-        limit = cue.start_ms
+def _end_with_the_media(cues: list[Cue], spoken: list[int], limit: int) -> None:
+    """Fit the cues that run past the media's end back inside it.
+
+    The overrun comes from the last run of back-to-back cues that the reading speed
+    pushed later than their words. That run, from the first cue of it shown when its
+    words are spoken, is compressed in proportion onto the time left before the end:
+    order and relative lengths are kept, nothing overlaps, every cue shortens a little
+    rather than the last ones vanish.
+    """
+    if not cues or cues[-1].end_ms <= limit:
+        return
+    k = len(cues) - 1
+    while k > 0 and cues[k].start_ms > spoken[k] and cues[k - 1].end_ms == cues[k].start_ms:
+        k -= 1
+    while k > 0 and cues[k].start_ms >= limit:
+        k -= 1
+    origin = min(cues[k].start_ms, max(0, limit - 1))
+    span, room = cues[-1].end_ms - origin, max(1, limit - origin)
+    previous_end = cues[k - 1].end_ms if k else 0
+    for cue in cues[k:]:
+        cue.start_ms = max(previous_end, origin + (cue.start_ms - origin) * room // span)
+        cue.end_ms = max(cue.start_ms + 1, origin + (cue.end_ms - origin) * room // span)
+        previous_end = cue.end_ms
 
 
 def _clock(ms: int, separator: str) -> str:
@@ -329,16 +343,25 @@ def transcript_to_vtt(segments: list[dict], limits: ReadabilityLimits | None = N
     return "\n".join(blocks)
 
 
+def _spoken(segment: dict) -> str:
+    """A segment's text, after its speaker's label when it has one: "Left: Hello"."""
+    text = str(segment.get("text", "")).strip()
+    speaker = clean_text(segment.get("speaker") or "")
+    return f"{speaker}: {text}" if speaker and text else text
+
+
 def transcript_to_txt(segments: list[dict]) -> str:
-    """The words only, one paragraph: the same text as the transcript's ``text``."""
-    return " ".join(t for s in segments if (t := str(s.get("text", "")).strip())) + "\n"
+    """The words only, one paragraph (a line per turn when speakers are labelled): the
+    same text as the transcript's ``text``."""
+    separator = "\n" if any(s.get("speaker") for s in segments) else " "
+    return separator.join(t for s in segments if (t := _spoken(s))) + "\n"
 
 
 def transcript_to_tsv(segments: list[dict]) -> str:
     """Whisper's TSV layout: start and end in integer milliseconds, then the text."""
     rows = ["start\tend\ttext"]
     for s in segments:
-        text = clean_text(s.get("text", ""))
+        text = clean_text(_spoken(s))
         if not text:
             continue  # a row without words is noise to anyone reading the table
         start = round(float(s["start"]) * 1000)

@@ -138,6 +138,8 @@ class CaptionJob(models.Model):
     subtitle_max_cue_ms = models.PositiveIntegerField(default=ReadabilityLimits.max_cue_ms)
     # Word-level timings (an extra alignment pass) make subtitle cues follow speech closely.
     word_timestamps = models.BooleanField(default=False)
+    # Each audio channel transcribed on its own and labelled (one speaker per channel).
+    split_channels = models.BooleanField(default=False)
 
     status = models.CharField(
         max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True

@@ -74,6 +74,10 @@ OPTIONS: tuple[Option, ...] = (
            max_chars=CUSTOM_INSTRUCTION_MAX_CHARS),
     Option("word_timestamps", "bool", False, "Time each word",
            "Subtitles follow speech more closely; transcription takes a little longer."),
+    Option("split_channels", "bool", False, "One speaker per channel",
+           "For stereo recordings with a speaker on each side (two microphones, a call): each "
+           "channel is transcribed on its own and labelled Left or Right. Each channel is "
+           "charged as audio."),
     _subtitle("subtitle_max_chars_per_line", "max_chars_per_line",
               "Subtitle characters per line", "characters per line"),
     _subtitle("subtitle_max_lines", "max_lines_per_cue", "Subtitle lines", "lines per subtitle"),

@@ -37,6 +37,8 @@ class MediaInfo:
     has_video: bool
     width: int | None = None
     height: int | None = None
+    # Channels of the first audio stream (0 when there is none).
+    audio_channels: int = 0
 
 
 def _run(args: list[str], *, timeout: float, stdout_limit: int | None = None) -> bytes:
@@ -105,13 +107,16 @@ def probe(path: str, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaI
         has_video=bool(video),
         width=width,
         height=height,
+        audio_channels=int((audio[0].get("channels") or 0) if audio else 0),
     )
 
 
 def decode_audio(
-    path: str, *, ffmpeg: str = "ffmpeg", timeout: float = 600, max_seconds: float | None = None
+    path: str, *, ffmpeg: str = "ffmpeg", timeout: float = 600, max_seconds: float | None = None,
+    channels: int = 1,
 ) -> np.ndarray:
-    """Decode the first audio stream to 16 kHz mono float32 in [-1, 1]."""
+    """Decode the first audio stream to 16 kHz float32 in [-1, 1]: mono (one dimension)
+    by default, or its first ``channels`` channels apart, shaped (channels, samples)."""
     args = [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
         "-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST,
@@ -121,9 +126,15 @@ def decode_audio(
     if max_seconds:
         # The container may lie about its duration; never decode past the limit.
         args += ["-t", f"{max_seconds:.3f}"]
-    args += ["-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-acodec", "pcm_s16le", "pipe:1"]
+    args += ["-f", "s16le", "-ac", str(channels), "-ar", str(SAMPLE_RATE),
+             "-acodec", "pcm_s16le", "pipe:1"]
     raw = _run(args, timeout=timeout)
-    return np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
+    samples = np.frombuffer(raw, np.int16).astype(np.float32) / 32768.0
+    if channels == 1:
+        return samples
+    # Interleaved frames: one row per channel after the transpose.
+    frames = len(samples) // channels
+    return np.ascontiguousarray(samples[: frames * channels].reshape(frames, channels).T)
 
 
 def extract_key_frames(

@@ -46,6 +46,9 @@ from .results import model_call_record, paid_step, stt_cost_micros
 
 logger = logging.getLogger(__name__)
 
+# At most this many channels are transcribed apart (a speaker each); the rest are not read.
+MAX_SPLIT_CHANNELS = 4
+
 
 def stt_config() -> stt.SttConfig:
     return stt.SttConfig(
@@ -204,6 +207,7 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
             image_description = ""
             with _timed(job, JobStage.PROBING):
                 has_video = False
+                audio_channels = 0
                 if asset.kind == MediaKind.IMAGE:
                     info = images.inspect_image(path)
                     image_description = f"A {info.width}x{info.height} {info.format} image"
@@ -226,25 +230,30 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     if asset.kind == MediaKind.AUDIO and not info.has_audio:
                         raise MediaRejected("The file has no audio stream.", code="no_audio")
                     has_audio, has_video = info.has_audio, info.has_video
+                    audio_channels = info.audio_channels
                     if not has_audio:
                         image_description = "A video without sound"
                 MediaAsset.objects.filter(pk=asset.pk).update(duration_seconds=duration or None)
             if has_audio:
                 caption_job_set_stage(job=job, stage=JobStage.TRANSCRIBING, progress=20)
                 with _timed(job, JobStage.TRANSCRIBING):
+                    channels = (min(audio_channels, MAX_SPLIT_CHANNELS)
+                                if job.split_channels and audio_channels > 1 else 1)
                     audio = media.decode_audio(
                         path, ffmpeg=settings.FFMPEG_BINARY,
                         timeout=settings.FFMPEG_TIMEOUT_SECONDS,
-                        max_seconds=max_seconds,
+                        max_seconds=max_seconds, channels=channels,
                     )
                     if audio.size == 0:
                         raise MediaRejected("The audio track is empty.", code="empty_audio")
-                    duration = len(audio) / media.SAMPLE_RATE
+                    duration = audio.shape[-1] / media.SAMPLE_RATE
+                    transcribe = stt.transcribe if channels == 1 else stt.transcribe_channels
                     # One key per job: a redelivered or resumed job is not charged twice
-                    # for transcribing the same recording.
+                    # for transcribing the same recording. Each channel transcribed apart
+                    # is transcription work of its own.
                     with paid_step(job=job, key=f"stt:{job.pk}", kind="stt",
-                                    amount_micros=stt_cost_micros(duration)):
-                        transcript, versions["stt"] = stt.transcribe(
+                                    amount_micros=stt_cost_micros(duration * channels)):
+                        transcript, versions["stt"] = transcribe(
                             audio, stt_config(), word_timestamps=job.word_timestamps,
                             on_progress=_transcription_progress(job),
                         )

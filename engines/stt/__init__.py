@@ -40,8 +40,8 @@ from .model import (
 
 __all__ = [
     "ENGINES", "HOP_LENGTH", "SAMPLE_RATE", "LoadedModel", "Segment", "SttConfig",
-    "TranscriptionResult", "Word", "engine_versions", "half_weights", "is_loaded", "load",
-    "plan_windows", "transcribe",
+    "TranscriptionResult", "Word", "channel_labels", "engine_versions", "half_weights",
+    "is_loaded", "load", "plan_windows", "transcribe", "transcribe_channels",
 ]
 
 
@@ -71,3 +71,46 @@ def transcribe(audio: np.ndarray, config: SttConfig, *, language: str | None = N
     engine = transcribe_faster if config.engine == "faster-whisper" else transcribe_batched
     return engine(audio, config, language=language, task=task,
                   word_timestamps=word_timestamps, on_progress=on_progress)
+
+
+
+def channel_labels(count: int) -> list[str]:
+    """What each channel is called on the transcript: Left and Right for stereo."""
+    return ["Left", "Right"] if count == 2 else [f"Channel {i + 1}" for i in range(count)]
+
+
+def transcribe_channels(channels: np.ndarray, config: SttConfig, *, language: str | None = None,
+                        task: str = "transcribe", word_timestamps: bool = False,
+                        on_progress: Callable[[float], None] | None = None,
+                        ) -> tuple[TranscriptionResult, dict]:
+    """Transcribe each channel of (channels, samples) audio on its own, for recordings
+    with one speaker per channel (a downmix garbles both). Segments are labelled with
+    their channel (``channel_labels``) and merged in time order; two channels may
+    speak at once, so segments of different speakers may overlap in time.
+
+    The language is detected once, on the first channel with speech, and kept for the
+    others. Raises what ``transcribe`` raises.
+    """
+    labels = channel_labels(len(channels))
+    segments: list[Segment] = []
+    detected = language
+    versions: dict = {}
+    windows = 0
+    for index, audio in enumerate(channels):
+        def progress(share: float, index: int = index) -> None:
+            if on_progress is not None:
+                on_progress((index + share) / len(channels))
+
+        result, versions = transcribe(audio, config, language=detected, task=task,
+                                      word_timestamps=word_timestamps, on_progress=progress)
+        windows += result.windows
+        if result.segments and detected is None:
+            detected = result.language
+        for segment in result.segments:
+            segment.speaker = labels[index]
+        segments += result.segments
+    segments.sort(key=lambda s: (s.start, s.end))
+    versions = {**versions, "channels": len(channels), "windows": windows,
+                "audio_seconds": round(channels.shape[1] / SAMPLE_RATE, 3)}
+    return TranscriptionResult(language=detected or "", segments=segments,
+                               windows=windows), versions

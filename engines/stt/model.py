@@ -106,9 +106,13 @@ class Segment:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     temperature: float | None = None
+    # Who spoke, when channels were transcribed apart ("Left", "Right", "Channel 3").
+    speaker: str | None = None
 
     def as_dict(self) -> dict:
         data = {"start": self.start, "end": self.end, "text": self.text}
+        if self.speaker:
+            data["speaker"] = self.speaker
         for name in ("avg_logprob", "no_speech_prob", "temperature"):
             value = getattr(self, name)
             if value is not None and math.isfinite(value):
@@ -131,6 +135,8 @@ class TranscriptionResult:
 
     @property
     def text(self) -> str:
+        if any(s.speaker for s in self.segments):  # a line per turn, with who said it
+            return "\n".join(f"{s.speaker}: {s.text}" for s in self.segments if s.text)
         return " ".join(s.text for s in self.segments if s.text).strip()
 
 

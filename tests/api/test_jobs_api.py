@@ -43,7 +43,8 @@ def test_submit_creates_a_queued_job_with_its_options_and_location(api, user):
     assert body["options"] == {"tone": "funny", "length": "medium", "platform": "tiktok",
                                "language": "", "variant_count": 2, "hashtags": True,
                                "emoji": True, "custom_instruction": "",
-                               "word_timestamps": False, "subtitle_max_chars_per_line": 42,
+                               "word_timestamps": False, "split_channels": False,
+                               "subtitle_max_chars_per_line": 42,
                                "subtitle_max_lines": 2, "subtitle_max_chars_per_second": 17,
                                "subtitle_min_cue_ms": 833, "subtitle_max_cue_ms": 7000}
     assert body["media"]["kind"] == "audio" and body["media"]["original_name"] == "clip.wav"

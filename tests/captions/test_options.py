@@ -21,6 +21,7 @@ CHOSEN = {
     "tone": "funny", "length": "short", "platform": "tiktok", "language": "de",
     "variant_count": 4, "hashtags": False, "emoji": False,
     "custom_instruction": "Mention the spring sale.", "word_timestamps": True,
+    "split_channels": True,
     "subtitle_max_chars_per_line": 32, "subtitle_max_lines": 1,
     "subtitle_max_chars_per_second": 20, "subtitle_min_cue_ms": 900,
     "subtitle_max_cue_ms": 5000,
@@ -59,6 +60,7 @@ def test_the_api_accepts_and_applies_every_option(api, user):
 def test_the_page_accepts_and_applies_every_option(user_client, user, api_plan):
     form = {k: v for k, v in CHOSEN.items() if not isinstance(v, bool)}
     form["word_timestamps"] = "on"  # a ticked box; unticked boxes are not sent at all
+    form["split_channels"] = "on"
     response = page_submit(user_client, **form)
     assert response.status_code == 201, response.content
     job = CaptionJob.objects.get(owner=user)
