@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "csp",
+    "django_prometheus",
+    "audit",
     "accounts",
     "captions",
     "billing",
@@ -46,6 +48,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Observability (issue 15): request latency by view and status around everything, and
+    # a request id (the load balancer's or a new one) on every log line and task it sends.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.log_context.RequestIdMiddleware",
     # Outermost, so a database or cache outage in any view answers 503, not 500.
     "config.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -57,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -312,13 +319,26 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# JSON lines (LOG_FORMAT=plain for a person at a terminal), each with the request id, job
+# id and user id bound when it was written (config/log_context.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "config.log_context.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.log_context.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(job_id)s] "
+                            "%(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": env("LOG_FORMAT", default="json")}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+# Worker processes write their metrics into this folder (prometheus_client's multiprocess
+# mode) and /metrics reads them all; empty means this process's own registry only.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+# /metrics answers staff sessions, and scrapers sending "Authorization: Bearer <token>".
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
 
 # --- Caption writer: Claude on Amazon Bedrock or the Anthropic API (issue 4) ------------
 # CAPTION_WRITER (above) picks the backend: "local" (offline drafts, the default),

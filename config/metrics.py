@@ -1,0 +1,52 @@
+"""The application's Prometheus metrics, declared once; ``config.health`` serves them.
+
+Web and worker processes record into prometheus_client's registry. With
+``PROMETHEUS_MULTIPROC_DIR`` set in the environment before any process starts
+(prometheus_client reads it on import), every process writes its samples to files in
+that folder and ``/metrics`` merges them all (``MultiProcessCollector``): a worker's
+job counters reach Prometheus through the web's scrape, not through its memory.
+Without it (one process, the test suite) the process's own registry is read.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+RTF_BUCKETS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+TOKEN_BUCKETS = (0, 100, 500, 1000, 2000, 5000, 10_000, 50_000, 100_000)
+COST_BUCKETS = (0, 0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
+
+JOBS_FINISHED = Counter(
+    "caption_jobs_finished_total", "Caption jobs that reached a final state.",
+    ["outcome", "error_code", "queue"])
+STAGE_SECONDS = Histogram(
+    "caption_job_stage_seconds", "Seconds a finished job's last attempt spent in each stage.",
+    ["stage"], buckets=STAGE_BUCKETS)
+MEDIA_SECONDS = Counter(
+    "caption_media_seconds_processed_total", "Seconds of audio or video in finished jobs.",
+    ["engine"])
+REAL_TIME_FACTOR = Histogram(
+    "caption_stt_real_time_factor",
+    "Audio seconds transcribed per second of transcription, per job.",
+    ["engine", "model"], buckets=RTF_BUCKETS)
+JOB_TOKENS = Histogram(
+    "caption_job_tokens", "Model tokens one finished job used.", ["direction"],
+    buckets=TOKEN_BUCKETS)
+JOB_COST = Histogram(
+    "caption_job_cost_usd", "What one finished job's model calls cost, US dollars.",
+    buckets=COST_BUCKETS)
+TOKENS = Counter("caption_tokens_total", "Model tokens used by finished jobs.", ["direction"])
+COST = Counter("caption_cost_usd_total", "Model cost of finished jobs, US dollars.")
+REFUSALS = Counter(
+    "caption_admission_refusals_total",
+    "Jobs or paid steps refused by a quota or the hourly cost cap.", ["code", "where"])
+# "liveall": a worker process that exits takes its value with it, so a dead worker
+# reads as absent, not as ready.
+WORKER_READY = Gauge(
+    "caption_worker_ready", "1 when this worker process has its speech-to-text model loaded.",
+    ["model", "device"], multiprocess_mode="liveall")
+
+# Collected at scrape time from the jobs table (config.health.QueueCollector).
+QUEUE_DEPTH = "caption_queue_depth"
+QUEUE_OLDEST_AGE = "caption_queue_oldest_age_seconds"
