@@ -35,15 +35,34 @@ def current_request_id() -> str:
     return _context.get().get("request_id", "")
 
 
+def log_context_enter(**ids):
+    """Bind ids until ``log_context_exit(token)``; prefer ``log_context_bind``."""
+    clean = {k: str(v) for k, v in ids.items() if k in FIELDS and v not in (None, "")}
+    return _context.set({**_context.get(), **clean})
+
+
+def log_context_exit(token) -> None:
+    try:
+        _context.reset(token)
+    except ValueError:
+        # Entered in another context (a signal sent from another thread): nothing to undo.
+        _context.set({})
+
+
 @contextmanager
 def log_context_bind(**ids):
     """Add ids (``request_id``, ``job_id``, ``user_id``) to every log line in this block."""
-    clean = {k: str(v) for k, v in ids.items() if k in FIELDS and v not in (None, "")}
-    token = _context.set({**_context.get(), **clean})
+    token = log_context_enter(**ids)
     try:
         yield
     finally:
-        _context.reset(token)
+        log_context_exit(token)
+
+
+def task_ids(request) -> dict:
+    """The ids a Celery task's message carries as headers (worker or eager execution)."""
+    headers = getattr(request, "headers", None) or {}
+    return {name: headers.get(name) or getattr(request, name, None) for name in FIELDS}
 
 
 def request_id_from_headers(meta: dict) -> str:

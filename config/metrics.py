@@ -10,7 +10,11 @@ Without it (one process, the test suite) the process's own registry is read.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+import threading
+import time
+
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 RTF_BUCKETS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -46,6 +50,32 @@ REFUSALS = Counter(
 WORKER_READY = Gauge(
     "caption_worker_ready", "1 when this worker process has its speech-to-text model loaded.",
     ["model", "device"], multiprocess_mode="liveall")
+
+# Written every WORKER_HEARTBEAT_SECONDS by every worker process; the newest across them
+# is kept, so "no worker alive" is time() minus it growing, even for a SIGKILLed worker.
+WORKER_HEARTBEAT = Gauge(
+    "caption_worker_heartbeat_timestamp_seconds", "When a worker process last said it was alive.",
+    multiprocess_mode="max")
+WORKER_HEARTBEAT_SECONDS = 15
+
+
+def worker_heartbeat_start() -> threading.Thread:
+    """Beat from a daemon thread for as long as the worker process lives."""
+    def beat():
+        while True:
+            WORKER_HEARTBEAT.set_to_current_time()
+            time.sleep(WORKER_HEARTBEAT_SECONDS)
+
+    thread = threading.Thread(target=beat, name="metrics-heartbeat", daemon=True)
+    thread.start()
+    return thread
+
+
+def process_exited(pid: int) -> None:
+    """Drop a finished process's live gauges (readiness) from the multiprocess folder."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)
+
 
 # Collected at scrape time from the jobs table (config.health.QueueCollector).
 QUEUE_DEPTH = "caption_queue_depth"

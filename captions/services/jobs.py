@@ -25,6 +25,7 @@ from billing import quotas as billing_quotas
 from billing import services as billing_services
 from billing.cost_ledger import CostCapExceeded
 from config.errors import ApplicationError
+from config.log_context import log_context
 from config.outbox import Message, outbox_send, outbox_send_on_commit
 from engines import caption_writer, stt
 from webhooks import services as webhook_services
@@ -149,7 +150,9 @@ def caption_job_queue(*, job: CaptionJob) -> str:
 
 def caption_job_message(*, job: CaptionJob, countdown: float | None = None) -> Message:
     return Message(task=CAPTION_JOB_TASK, args=(str(job.pk),), queue=caption_job_queue(job=job),
-                   countdown=countdown, subject=f"caption job {job.pk}")
+                   countdown=countdown, subject=f"caption job {job.pk}",
+                   headers={**log_context(), "job_id": str(job.pk),
+                            "user_id": str(job.owner_id)})
 
 
 def caption_job_enqueue(*, job_id, countdown: float | None = None) -> bool:

@@ -6,6 +6,7 @@ process made the change: the worker for done and failed jobs, the web for a canc
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 
@@ -64,5 +65,7 @@ def caption_job_finished_observe(*, job_id) -> None:
 
 
 def caption_job_finished_on_commit(*, job_id) -> None:
-    """Observe the job once the transaction that finished it commits (never if it rolls back)."""
-    transaction.on_commit(lambda: caption_job_finished_observe(job_id=job_id))
+    """Observe the job once the transaction that finished it commits (never if it rolls back),
+    with the log ids bound where it finished (the request id its task carried)."""
+    context = contextvars.copy_context()
+    transaction.on_commit(lambda: context.run(caption_job_finished_observe, job_id=job_id))
