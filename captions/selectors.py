@@ -117,3 +117,9 @@ def caption_jobs_waiting_by_queue(*, now=None) -> dict[str, tuple[int, float]]:
         waiting[queue][0] += 1
         waiting[queue][1] = max(waiting[queue][1], waited)
     return {queue: (count, round(age, 3)) for queue, (count, age) in waiting.items()}
+
+
+def caption_jobs_finished_between(*, since, until) -> list[tuple[str, str, object, object]]:
+    """(status, error_code, created_at, finished_at) of every job finished in [since, until)."""
+    return list(CaptionJob.objects.filter(finished_at__gte=since, finished_at__lt=until)
+                .values_list("status", "error_code", "created_at", "finished_at"))

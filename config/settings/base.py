@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "captions",
     "billing",
     "api",
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -520,3 +521,32 @@ OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
 # the maximum, kept well below the Redis broker's visibility timeout (1 h).
 TASK_RETRY_BACKOFF_BASE_SECONDS = env.float("TASK_RETRY_BACKOFF_BASE_SECONDS", default=2.0)
 TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", default=60.0)
+
+# --- Operations: the capacity planner (operations/capacity.py, issue 15) -------------------
+# Throughput comes from bench/stt.py's stored results; prices are list prices with their
+# source (us-east-1, on-demand, Linux, as listed when written: check before relying on
+# them). Override the GPU table with a JSON object in CAPACITY_GPU_TYPES_JSON, keyed like
+# below; "match" is a regular expression found in a result's device or machine.
+CAPACITY_BENCH_RESULTS_DIR = env("CAPACITY_BENCH_RESULTS_DIR",
+                                 default=str(BASE_DIR / "bench" / "results"))
+_EC2_PRICES = "https://aws.amazon.com/ec2/pricing/on-demand/ (us-east-1, Linux, on-demand)"
+CAPACITY_GPU_TYPES = {
+    "l4": {"name": "NVIDIA L4 (g6.xlarge)", "match": r"\bL4\b", "instance": "g6.xlarge",
+           "gpus_per_instance": 1, "micros_per_hour": 804_800, "source": _EC2_PRICES},
+    "a10g": {"name": "NVIDIA A10G (g5.xlarge)", "match": r"\bA10G\b", "instance": "g5.xlarge",
+             "gpus_per_instance": 1, "micros_per_hour": 1_006_000, "source": _EC2_PRICES},
+    "l40s": {"name": "NVIDIA L40S (g6e.xlarge)", "match": r"\bL40S\b",
+             "instance": "g6e.xlarge", "gpus_per_instance": 1, "micros_per_hour": 1_861_000,
+             "source": _EC2_PRICES},
+    "cpu": {"name": "CPU only, 2 vCPUs (c7i.large)", "match": r"^cpu$", "instance": "c7i.large",
+            "gpus_per_instance": 1, "micros_per_hour": 89_250, "source": _EC2_PRICES},
+    **env.json("CAPACITY_GPU_TYPES_JSON", default={}),
+}
+CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE = env.int("CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE",
+                                                default=24_000)
+CAPACITY_TRANSCRIBE_MIN_SECONDS = 15
+CAPACITY_TRANSCRIBE_SOURCE = (
+    "https://aws.amazon.com/transcribe/pricing/ (batch, standard, US East, first 250,000 "
+    "minutes a month: $0.024 a minute, billed by the second with a 15-second minimum)")
+CAPACITY_BEDROCK_SOURCE = (
+    "https://aws.amazon.com/bedrock/pricing/ (the LLM_PRICES row of BEDROCK_MODEL_ID)")
