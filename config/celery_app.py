@@ -6,6 +6,7 @@ from celery import Celery
 from celery.signals import (
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
 )
@@ -42,3 +43,11 @@ def _worker_metrics_start(**_kwargs):
 @worker_process_shutdown.connect(weak=False)
 def _worker_metrics_stop(pid=None, **_kwargs):
     metrics.process_exited(pid or os.getpid())
+
+
+@worker_init.connect(weak=False)
+def _worker_metrics_exporter(**_kwargs):
+    from django.conf import settings
+
+    metrics.worker_exporter_start(port=settings.WORKER_METRICS_PORT,
+                                  folder=settings.PROMETHEUS_MULTIPROC_DIR)

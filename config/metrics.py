@@ -14,7 +14,15 @@ import os
 import threading
 import time
 
-from prometheus_client import Counter, Gauge, Histogram, multiprocess
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 
 STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 RTF_BUCKETS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -75,6 +83,24 @@ def process_exited(pid: int) -> None:
     """Drop a finished process's live gauges (readiness) from the multiprocess folder."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(pid)
+
+
+def worker_exporter_start(*, port: int, folder: str = "") -> bool:
+    """Serve this worker host's metrics on ``port`` (0: off), for Prometheus to scrape
+    each worker container directly when the web cannot read the workers' folder.
+
+    Started in the worker's main process; with a multiprocess folder it merges every
+    pool process's samples. Plain HTTP without credentials: bind it to the private
+    network only (the ECS security group), never a public address.
+    """
+    if not port:
+        return False
+    registry = REGISTRY
+    if folder:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=folder)
+    start_http_server(port, registry=registry)
+    return True
 
 
 # Collected at scrape time from the jobs table (config.health.QueueCollector).

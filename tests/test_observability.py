@@ -195,3 +195,22 @@ def test_worker_processes_reach_metrics_through_the_multiprocess_folder(
     # heartbeat stays, for the "no worker alive" alert to measure from.
     assert not [k for k in values if k[0] == "caption_worker_ready"]
     assert values[("caption_worker_heartbeat_timestamp_seconds", ())] == 1_700_000_000
+
+
+def test_a_worker_container_can_serve_its_own_metrics(tmp_path):
+    import socket
+    import urllib.request
+
+    from config import metrics
+
+    script = ("from config import metrics\n"
+              "metrics.MEDIA_SECONDS.labels(engine='openai-whisper').inc(42)\n")
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=60,
+                   env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert metrics.worker_exporter_start(port=0) is False
+    assert metrics.worker_exporter_start(port=port, folder=str(tmp_path))
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    assert b'caption_media_seconds_processed_total{engine="openai-whisper"} 42.0' in body

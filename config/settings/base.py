@@ -338,6 +338,9 @@ LOGGING = {
 # Worker processes write their metrics into this folder (prometheus_client's multiprocess
 # mode) and /metrics reads them all; empty means this process's own registry only.
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+# Where web and workers cannot share that folder (separate containers), each worker serves
+# its own on this port (0: off) for Prometheus to scrape on the private network.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 # /metrics answers staff sessions, and scrapers sending "Authorization: Bearer <token>".
 METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
 
