@@ -88,8 +88,9 @@ def outbox_send(message: Message) -> bool:
     """
     try:
         task = _registered_task(message.task)
+        options = {"headers": dict(message.headers)} if message.headers else {}
         task.apply_async(args=list(message.args), queue=message.queue,
-                         countdown=message.countdown, headers=dict(message.headers) or None)
+                         countdown=message.countdown, **options)
     except Exception:  # noqa: BLE001 - the broker's failures are many; the sweep recovers
         logger.exception("could not send %s for %s; the outbox sweep will send it again",
                          message.task, message.subject or message.args)
