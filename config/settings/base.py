@@ -335,6 +335,8 @@ LOGGING = {
                              "formatter": env("LOG_FORMAT", default="json")}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+# Celery workers keep this configuration instead of installing their own plain format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Worker processes write their metrics into this folder (prometheus_client's multiprocess
 # mode) and /metrics reads them all; empty means this process's own registry only.
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
