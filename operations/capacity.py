@@ -50,8 +50,20 @@ class BenchResult:
         return bool(pattern.search(self.device) or pattern.search(self.machine))
 
 
+def _rows(data) -> list[dict]:
+    """A file's results: one object, a list, or bench/stt.py's run of several engines
+    (``{"measured_at", "machine", "runs": [...]}``, each run taking the run's time and
+    machine unless it names its own)."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and isinstance(data.get("runs"), list):
+        shared = {k: data[k] for k in ("measured_at", "machine") if k in data}
+        return [{**shared, **run} for run in data["runs"]]
+    return [data]
+
+
 def bench_results_load(folder: Path | str | None = None) -> list[BenchResult]:
-    """Every result in ``bench/results/stt-*.json`` (an object, or a list of them).
+    """Every result in ``bench/results/stt-*.json``.
 
     Raises ApplicationError naming the file and the field when one does not follow the
     schema, rather than planning from a half-read file.
@@ -64,7 +76,7 @@ def bench_results_load(folder: Path | str | None = None) -> list[BenchResult]:
         except (OSError, ValueError) as exc:
             raise ApplicationError(f"{path.name} is not readable JSON: {exc}",
                                    code="bench_result_invalid") from exc
-        for row in data if isinstance(data, list) else [data]:
+        for row in _rows(data):
             missing = [f for f in RESULT_FIELDS if f not in row]
             if missing or not float(row.get("audio_seconds_per_second") or 0) > 0:
                 raise ApplicationError(

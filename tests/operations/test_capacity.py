@@ -91,6 +91,22 @@ def test_a_results_file_missing_a_field_is_named(tmp_path):
 def test_the_stored_results_follow_the_schema():
     results = bench_results_load(REPO_RESULTS)
     assert results and all(r.audio_seconds_per_second > 0 for r in results)
+    assert all(r.machine and r.measured_at for r in results)
+
+
+def test_a_bench_run_of_several_engines_gives_each_its_machine_and_time(tmp_path):
+    (tmp_path / "stt-base-cpu.json").write_text(json.dumps({
+        "measured_at": "2026-12-01T02:47:17+00:00", "machine": "x86_64; 2 threads",
+        "command": "python bench/stt.py --model base",
+        "runs": [{"engine": "ours", "model": "base", "device": "cpu",
+                  "audio_seconds_per_second": 2.17, "wer": 0.0422},
+                 {"engine": "faster-whisper int8", "model": "base", "device": "cpu",
+                  "audio_seconds_per_second": 4.52, "wer": 0.0476}]}))
+    ours, int8 = bench_results_load(tmp_path)
+    assert (ours.engine, ours.audio_seconds_per_second, ours.machine) == (
+        "ours", 2.17, "x86_64; 2 threads")
+    assert (int8.engine, int8.wer, int8.measured_at) == (
+        "faster-whisper int8", 0.0476, "2026-12-01T02:47:17+00:00")
 
 
 def test_the_command_prints_the_same_figures(results_dir, capsys):
