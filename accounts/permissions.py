@@ -2,7 +2,10 @@
 
 from django.contrib.auth.management import create_permissions
 
+# Support: sees jobs and billing, retries and cancels jobs. Billing: sees billing, sets
+# customers' cost caps and handles failed Stripe events again (plans change in Stripe).
 SUPPORT_GROUP = "Support"
+BILLING_GROUP = "Billing"
 
 
 def group_permissions_grant(apps, *, group: str, app_label: str, codenames: list[str]) -> None:

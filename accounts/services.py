@@ -12,6 +12,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from config.errors import ApplicationError
 
 from .models import ApiKey, ApiKeyScope, IdempotencyRecord
@@ -30,8 +32,14 @@ def api_key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _api_key_state(key: ApiKey) -> dict:
+    return {"prefix": key.prefix, "name": key.name, "scopes": key.scopes,
+            "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}
+
+
 def api_key_create(
-    *, user, name: str, scopes: list[str], expires_at=None
+    *, user, name: str, scopes: list[str], expires_at=None, actor=None
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never stored or shown again.
 
@@ -54,22 +62,34 @@ def api_key_create(
     # The 256-bit secret makes a plain SHA-256 safe to store: there is nothing to brute-force.
     visible = secrets.token_hex(API_KEY_VISIBLE_CHARS // 2)
     secret = f"{API_KEY_PREFIX}{visible}_{secrets.token_urlsafe(32)}"
-    key = ApiKey.objects.create(
-        user=user,
-        name=name,
-        prefix=f"{API_KEY_PREFIX}{visible}",
-        key_hash=api_key_hash(secret),
-        scopes=scopes,
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            user=user,
+            name=name,
+            prefix=f"{API_KEY_PREFIX}{visible}",
+            key_hash=api_key_hash(secret),
+            scopes=scopes,
+            expires_at=expires_at,
+        )
+        audit_record(action=AuditAction.API_KEY_CREATED, target=key, actor=actor or user,
+                     subject_user=user, after=_api_key_state(key))
     return key, secret
 
 
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
-    """Revoke a key from now on. Revoking a revoked key changes nothing."""
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+def api_key_revoke(*, key: ApiKey, actor=None) -> ApiKey:
+    """Revoke a key from now on (by its owner, or ``actor`` from staff).
+
+    Revoking a revoked key changes nothing and writes no audit row.
+    """
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if key.revoked_at is None:
+            before = _api_key_state(key)
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+            audit_record(action=AuditAction.API_KEY_REVOKED, target=key,
+                         actor=actor or key.user, subject_user=key.user,
+                         before=before, after=_api_key_state(key))
     return key
 
 

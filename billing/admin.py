@@ -5,9 +5,13 @@ customer does, in the Portal) and the webhooks bring the change here. The one ac
 is reprocessing failed webhook events, behind its own permission.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
-from . import services
+from config.errors import ApplicationError
+
+from . import cost_ledger, services
 from .models import (
     BillingAccount,
     CostCapOverride,
@@ -139,9 +143,45 @@ class CostReservationAdmin(admin.ModelAdmin):
         return False
 
 
+class CostCapOverrideForm(forms.ModelForm):
+    class Meta:
+        model = CostCapOverride
+        fields = ["user", "hourly_cap_micros", "reason"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            cost_ledger.cost_cap_override_validate(
+                hourly_cap_micros=data.get("hourly_cap_micros"), reason=data.get("reason", ""))
+        except ApplicationError as exc:
+            raise ValidationError(exc.details) from exc
+        return data
+
+
 @admin.register(CostCapOverride)
 class CostCapOverrideAdmin(admin.ModelAdmin):
+    """Edited by the Billing group; every save and delete goes through the audited service."""
+
     list_display = ["user", "hourly_cap_micros", "reason", "updated_at"]
     list_select_related = ["user"]
     search_fields = ["user__email"]
     autocomplete_fields = ["user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The customer an override belongs to is chosen once.
+        return ["user"] if obj is not None else []
+
+    form = CostCapOverrideForm
+
+    def save_model(self, request, obj, form, change):
+        saved = cost_ledger.cost_cap_override_set(
+            user=obj.user, hourly_cap_micros=obj.hourly_cap_micros, reason=obj.reason,
+            actor=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        cost_ledger.cost_cap_override_remove(override=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for override in queryset:
+            cost_ledger.cost_cap_override_remove(override=override, actor=request.user)

@@ -24,9 +24,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
+from config import metrics
 from config.errors import ApplicationError
 
-from .models import CostReservation, CostWindow, ReservationStatus
+from .models import CostCapOverride, CostReservation, CostWindow, ReservationStatus
 from .selectors import cost_window_seconds_left, cost_window_start, hourly_cap_micros_for_user
 
 logger = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ def cost_reservation_create(
             return existing
         if window.spent_micros + amount_micros > cap:
             retry_after = cost_window_seconds_left(now)
+            metrics.REFUSALS.labels(code="cost_cap_exceeded", where="worker").inc()
             raise CostCapExceeded(cap=cap, spent=window.spent_micros, amount=amount_micros,
                                   retry_after=retry_after,
                                   resets_at=start + timedelta(hours=1))
@@ -186,3 +190,51 @@ def cost_cap_check(*, user, amount_micros: int = 0, now: datetime | None = None)
         raise CostCapExceeded(cap=cap, spent=spent, amount=amount_micros,
                               retry_after=cost_window_seconds_left(now),
                               resets_at=start + timedelta(hours=1))
+
+
+# --- Staff overrides of a user's hourly cap -------------------------------------------------
+
+
+def _override_state(override: CostCapOverride | None) -> dict:
+    if override is None:
+        return {}
+    return {"hourly_cap_micros": override.hourly_cap_micros, "reason": override.reason}
+
+
+def cost_cap_override_validate(*, hourly_cap_micros, reason: str) -> None:
+    """Raises ApplicationError(400) naming each field that cannot be saved."""
+    errors = {}
+    if hourly_cap_micros is None or hourly_cap_micros < 0:
+        errors["hourly_cap_micros"] = "Give a cap of zero or more micro-dollars per hour."
+    if not (reason or "").strip():
+        errors["reason"] = "Say why this customer's cap differs from their plan's."
+    if errors:
+        raise ApplicationError("The cost cap override was not saved.", code="invalid",
+                               details=errors)
+
+
+def cost_cap_override_set(*, user, hourly_cap_micros: int, reason: str, actor) -> CostCapOverride:
+    """Set (or change) the user's hourly cap in place of their plan's, audited.
+
+    Raises ApplicationError(400) for a negative cap or an empty reason: an override is
+    a decision someone must be able to explain later.
+    """
+    cost_cap_override_validate(hourly_cap_micros=hourly_cap_micros, reason=reason)
+    with transaction.atomic():
+        override = CostCapOverride.objects.select_for_update().filter(user=user).first()
+        before = _override_state(override)
+        override = override or CostCapOverride(user=user)
+        override.hourly_cap_micros = hourly_cap_micros
+        override.reason = reason.strip()[:200]
+        override.save()
+        audit_record(action=AuditAction.COST_CAP_SET, target=override, actor=actor,
+                     subject_user=user, before=before, after=_override_state(override))
+    return override
+
+
+def cost_cap_override_remove(*, override: CostCapOverride, actor) -> None:
+    """Remove the override: the user's plan sets their cap again. Audited."""
+    with transaction.atomic():
+        audit_record(action=AuditAction.COST_CAP_REMOVED, target=override, actor=actor,
+                     subject_user=override.user, before=_override_state(override))
+        override.delete()

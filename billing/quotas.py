@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from config import metrics
 from config.errors import ApplicationError
 from config.humanize import format_duration
 
@@ -113,6 +114,7 @@ def quota_admission_check(*, user, media_seconds: float = 0, language: str = "",
     refusal = _refusal(user=user, limits=limits, media_seconds=media_seconds,
                        language=language, now=now)
     if refusal is not None:
+        metrics.REFUSALS.labels(code=refusal.code, where="submission").inc()
         raise refusal
 
 
@@ -145,6 +147,7 @@ def quota_admit(*, user, job_id, media_seconds: float = 0, language: str = "",
         refusal = _refusal(user=user, limits=limits, media_seconds=media_seconds,
                            language=language, now=now)
         if refusal is not None:
+            metrics.REFUSALS.labels(code=refusal.code, where="admission").inc()
             raise refusal
     return JobAdmission.objects.create(user=user, job_id=job_id, admitted_at=now,
                                        held_seconds=math.ceil(media_seconds or 0))

@@ -21,6 +21,8 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from config.errors import ApplicationError
 from config.outbox import Message, outbox_send_on_commit
 
@@ -390,7 +392,18 @@ def subscription_apply(
 
 
 def subscription_change_record(*, subscription: Subscription, before, after, event) -> None:
-    """Audit row for a plan or status change, written in the same transaction as it."""
+    """Audit rows for a plan or status change, written in the same transaction as it.
+
+    The subscription's own history (``SubscriptionChange``) and the one audit trail,
+    where the actor is Stripe: plans change in Stripe, by the customer or by staff.
+    """
+    audit_record(
+        action=AuditAction.PLAN_CHANGED, target=subscription, actor_label="stripe",
+        subject_user=subscription.user,
+        before={"plan": before[0], "status": before[1]},
+        after={"plan": after[0], "status": after[1],
+               "stripe_event_id": event.stripe_event_id if event else ""},
+    )
     SubscriptionChange.objects.create(
         subscription=subscription,
         user_id=subscription.user_id,

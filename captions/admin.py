@@ -66,6 +66,14 @@ class CaptionJobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{job.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"{verb} {done} job(s).")
 
+    def delete_model(self, request, obj):
+        # Through the service: media and results go with the job, and staff leave an audit row.
+        services.caption_job_delete(job=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for job in queryset:
+            services.caption_job_delete(job=job, actor=request.user)
+
     @admin.action(description="Retry selected failed jobs", permissions=["change"])
     def retry_jobs(self, request, queryset):
         self._apply(request, queryset, services.caption_job_retry, "Retried")

@@ -1,9 +1,11 @@
 
-from django.db.models import Count, QuerySet, Sum
+from django.conf import settings
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from . import exports
-from .models import CaptionJob, CaptionVariant, JobStatus, Transcript
+from .models import CaptionJob, CaptionVariant, JobEvent, JobStatus, MediaKind, Transcript
 
 
 def caption_jobs_for_owner(*, owner) -> QuerySet[CaptionJob]:
@@ -87,3 +89,37 @@ def transcript_export(*, job: CaptionJob, transcript: Transcript, fmt: str) -> t
     else:
         body = exports.transcript_to_txt(segments)
     return body, content_type
+
+
+def queue_for_media_kind(kind: str) -> str:
+    """Jobs with sound go to the speech-to-text queue that GPU workers serve; images do not."""
+    if kind == MediaKind.IMAGE:
+        return settings.CAPTIONS_DEFAULT_QUEUE
+    return settings.CAPTIONS_STT_QUEUE
+
+
+def caption_jobs_waiting_by_queue(*, now=None) -> dict[str, tuple[int, float]]:
+    """{queue: (jobs waiting, seconds the longest-waiting one has waited)} for every queue.
+
+    A job waits since it last became queued (submitted, retried, or put back to wait for
+    its cost cap or for storage), read from its events.
+    """
+    now = now or timezone.now()
+    entered = (JobEvent.objects.filter(job=OuterRef("pk"), to_status=JobStatus.QUEUED)
+               .order_by("-created_at").values("created_at")[:1])
+    waiting = {settings.CAPTIONS_DEFAULT_QUEUE: [0, 0.0], settings.CAPTIONS_STT_QUEUE: [0, 0.0]}
+    rows = (CaptionJob.objects.filter(status=JobStatus.QUEUED)
+            .annotate(entered_at=Subquery(entered))
+            .values_list("asset__kind", "entered_at", "created_at"))
+    for kind, entered_at, created_at in rows.iterator():
+        queue = queue_for_media_kind(kind)
+        waited = max(0.0, (now - (entered_at or created_at)).total_seconds())
+        waiting[queue][0] += 1
+        waiting[queue][1] = max(waiting[queue][1], waited)
+    return {queue: (count, round(age, 3)) for queue, (count, age) in waiting.items()}
+
+
+def caption_jobs_finished_between(*, since, until) -> list[tuple[str, str, object, object]]:
+    """(status, error_code, created_at, finished_at) of every job finished in [since, until)."""
+    return list(CaptionJob.objects.filter(finished_at__gte=since, finished_at__lt=until)
+                .values_list("status", "error_code", "created_at", "finished_at"))

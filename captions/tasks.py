@@ -13,6 +13,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import close_old_connections
 
+from config import metrics
 from config.outages import outage_of, task_retry_with_backoff
 from config.outbox import outbox_sweep
 
@@ -28,14 +29,14 @@ logger = logging.getLogger(__name__)
     reject_on_worker_lost=True,
     max_retries=None,
 )
-def caption_job_process(self, job_id: str, attempt_chain: str = "") -> None:
+def caption_job_process(self, job_id: str, attempt_chain: str = "") -> dict:
     # A message without a chain (sent by the outbox, or queued by an earlier release)
     # starts one; its retries carry it, so each retry is recognised as the successor of
     # the attempt that crashed (``caption_job_start``), and a second delivery is not.
     chain = attempt_chain or uuid.uuid4().hex
     token = services.caption_job_attempt_token(chain=chain, execution=self.request.retries)
     try:
-        services.caption_job_run(job_id=job_id, attempt_token=token)
+        job = services.caption_job_run(job_id=job_id, attempt_token=token)
     except Exception as exc:
         service = outage_of(exc)
         if service is None:
@@ -48,6 +49,12 @@ def caption_job_process(self, job_id: str, attempt_chain: str = "") -> None:
             raise task_retry_with_backoff(
                 self, exc, kwargs={**self.request.kwargs, "attempt_chain": chain}
             ) from exc
+        return {"job_id": job_id, "status": "attempt crashed, not retried"}
+    # What Celery's "Task ... succeeded" line shows: the task ran, the job may have failed
+    # (that is logged as an error with its code when the job is finished).
+    if job is None:
+        return {"job_id": job_id, "status": "nothing to do"}
+    return {"job_id": job_id, "status": job.status, "error_code": job.error_code}
 
 
 def stt_worker_ready(**_kwargs) -> bool:
@@ -60,6 +67,10 @@ def stt_worker_ready(**_kwargs) -> bool:
     if not settings.WHISPER_PRELOAD:
         return False
     loaded = services.stt_preload()
+    # Scraped through the multiprocess registry: 0 while a worker that should have a model
+    # has none, absent once its process is gone (either alerts: infra/observability).
+    metrics.WORKER_READY.labels(model=settings.WHISPER_MODEL.rsplit("/", 1)[-1],
+                                device=settings.WHISPER_DEVICE).set(loaded is not None)
     if loaded is None:
         return False
     logger.info("speech-to-text ready: model %s (sha256 %s) on %s", loaded.name,

@@ -1,10 +1,19 @@
-"""Liveness and readiness for load balancers and container probes."""
+"""Liveness and readiness for load balancers and container probes; metrics for Prometheus."""
 
+import hmac
+
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from captions.selectors import caption_jobs_waiting_by_queue
+from config import metrics
 
 
 @require_GET
@@ -36,3 +45,57 @@ def readyz(request):
     ready = checks["database"] == "ok"
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
                         status=200 if ready else 503)
+
+
+class QueueCollector:
+    """Waiting jobs per queue and how long the oldest has waited, read at scrape time.
+
+    The jobs table, not the broker, is the truth about waiting work: a message lost with
+    the broker still counts here until the outbox sends it again.
+    """
+
+    def collect(self):
+        depth = GaugeMetricFamily(metrics.QUEUE_DEPTH, "Caption jobs waiting in each queue.",
+                                  labels=["queue"])
+        age = GaugeMetricFamily(metrics.QUEUE_OLDEST_AGE,
+                                "Seconds the oldest waiting job in each queue has waited.",
+                                labels=["queue"])
+        for queue, (count, oldest_seconds) in sorted(caption_jobs_waiting_by_queue().items()):
+            depth.add_metric([queue], count)
+            age.add_metric([queue], oldest_seconds)
+        yield depth
+        yield age
+
+
+def metrics_text() -> bytes:
+    """Every process's samples (multiprocess mode) or this process's, and the queues."""
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=settings.PROMETHEUS_MULTIPROC_DIR)
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(REGISTRY)
+    queues = CollectorRegistry()
+    queues.register(QueueCollector())
+    return text + generate_latest(queues)
+
+
+def _may_scrape(request) -> bool:
+    token = settings.METRICS_BEARER_TOKEN
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    return request.user.is_active and request.user.is_staff
+
+
+@never_cache
+@require_GET
+def metrics_view(request):
+    """Prometheus text format, for staff sessions and scrapers sending the bearer token."""
+    if not _may_scrape(request):
+        response = HttpResponse("A staff session or the metrics bearer token is required.\n",
+                                status=403 if request.user.is_authenticated else 401,
+                                content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)

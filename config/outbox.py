@@ -29,6 +29,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .log_context import log_context
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,6 +44,10 @@ class Message:
     countdown: float | None = None
     # What the row is, for the logs: "caption job 5f1…".
     subject: str = ""
+    # Celery message headers: the ids bound where the message was made (the request id
+    # of the upload that created a job), which the worker binds again around the task
+    # (config.celery_app), so its log lines carry them.
+    headers: dict = field(default_factory=log_context)
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,9 @@ def outbox_send(message: Message) -> bool:
     """
     try:
         task = _registered_task(message.task)
+        options = {"headers": dict(message.headers)} if message.headers else {}
         task.apply_async(args=list(message.args), queue=message.queue,
-                         countdown=message.countdown)
+                         countdown=message.countdown, **options)
     except Exception:  # noqa: BLE001 - the broker's failures are many; the sweep recovers
         logger.exception("could not send %s for %s; the outbox sweep will send it again",
                          message.task, message.subject or message.args)

@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("accounts/", include("allauth.urls")),
     path("billing/", include("billing.urls")),
+    path("admin/operations/", include("operations.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -44,6 +45,7 @@ urlpatterns = [
          name="api_redoc"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
 ]
 
 

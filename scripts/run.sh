@@ -15,6 +15,11 @@ VAR_DIR="${CAPTIONS_VAR_DIR:-var}"
 # logs, and the filesystem broker's messages and control files).
 mkdir -p "$VAR_DIR/log" "$VAR_DIR/celery/out" "$VAR_DIR/celery/processed" "$VAR_DIR/celery/control"
 
+# The web server and the worker write their metrics here and /metrics merges them
+# (prometheus_client's multiprocess mode); it starts empty on every run.
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$VAR_DIR/metrics}"
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+
 .venv/bin/python manage.py migrate --noinput >"$VAR_DIR/log/migrate.log"
 
 # One local worker serves every queue ("default" and the speech-to-text queue "gpu")

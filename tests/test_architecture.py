@@ -1,9 +1,9 @@
 """The house's shape, read from the source: where the arrows point.
 
 engines <- services (models, selectors, services, gateways) <- tasks, views, admin, API.
-Apps lean on each other in one order (config, accounts, billing, webhooks, captions):
-below the pages and the API, an app imports only apps before it. Every import counts,
-the ones inside functions too.
+Apps lean on each other in one order (config, audit, accounts, billing, webhooks,
+captions, operations): below the pages and the API, an app imports only apps before it.
+Every import counts, the ones inside functions too.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("engines", "config", "accounts", "billing", "webhooks", "captions", "api")
-APP_ORDER = {"config": 0, "accounts": 1, "billing": 2, "webhooks": 3, "captions": 4}
+PACKAGES = ("engines", "config", "audit", "accounts", "billing", "webhooks", "captions", "api",
+            "operations")
+APP_ORDER = {"config": 0, "audit": 1, "accounts": 2, "billing": 3, "webhooks": 4, "captions": 5,
+             "operations": 6}
 TOP_NAMES = {"views", "admin", "tasks", "urls", "apps", "forms", "adapters", "templatetags",
              "management",
              "api", "celery_app", "wsgi", "asgi", "health"}

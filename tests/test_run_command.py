@@ -5,6 +5,7 @@ filesystem broker and a local worker) and drives it over HTTP: sign up, verify,
 log in, upload, and wait for the job to reach a final state.
 """
 
+import json
 import os
 import re
 import signal
@@ -32,7 +33,8 @@ def running_product(tmp_path, request):
     # HOME stays: it holds the user's pip configuration, as on a developer's machine.
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(tmp_path)),
            "PORT": str(port),
-           "CAPTIONS_VAR_DIR": str(tmp_path / "var"), **request.param}
+           "CAPTIONS_VAR_DIR": str(tmp_path / "var"), "METRICS_BEARER_TOKEN": "scrape",
+           **request.param}
     log = open(tmp_path / "run.log", "w")
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -117,3 +119,20 @@ def test_run_command_serves_dashboard_and_takes_an_upload_to_a_final_state(
         assert "ask not what your country can do for you" in page.lower(), page[:3000]
     assert (var / "db.sqlite3").is_file()
     assert list((var / "media" / "media").rglob("*.flac"))
+    job_id = match.group(1)
+
+    # The worker's process counted the job; the web's /metrics shows it (multiprocess).
+    metrics = requests.get(base + "/metrics", headers={"Authorization": "Bearer scrape"},
+                           timeout=10).text
+    finished = [line for line in metrics.splitlines()
+                if line.startswith("caption_jobs_finished_total{")
+                and f'outcome="{expected}"' in line]
+    assert finished and float(finished[0].rsplit(" ", 1)[1]) == 1.0, metrics[:3000]
+    # The worker's JSON line about the job carries the upload's request id.
+    upload_request_id = response.history[0].headers["X-Request-ID"]
+    lines = [json.loads(line) for line in (var / "log" / "worker.log").read_text().splitlines()
+             if line.startswith("{")]
+    about_job = [line for line in lines if line.get("job_id") == job_id
+                 and line["message"].startswith("caption job")]
+    assert about_job, lines[-20:]
+    assert all(line["request_id"] == upload_request_id for line in about_job)

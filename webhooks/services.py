@@ -24,6 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from billing import selectors as billing_selectors
 from billing.plans import Feature
 from config.errors import ApplicationError
@@ -66,8 +68,12 @@ def webhook_url_check(*, url: str) -> None:
         ) from None
 
 
+def _endpoint_state(endpoint: WebhookEndpoint) -> dict:
+    return {"url": endpoint.url, "events": endpoint.events, "description": endpoint.description}
+
+
 def webhook_endpoint_create(
-    *, owner, url: str, events: list[str] | None = None, description: str = ""
+    *, owner, url: str, events: list[str] | None = None, description: str = "", actor=None
 ) -> WebhookEndpoint:
     """Register an endpoint after checking its URL against SSRF.
 
@@ -95,15 +101,23 @@ def webhook_endpoint_create(
             code="too_many_endpoints", status=409,
         )
     webhook_url_check(url=url)
-    return WebhookEndpoint.objects.create(
-        owner=owner, url=url, events=events, description=description[:200],
-        secret="whsec_" + secrets.token_urlsafe(32),
-    )
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            owner=owner, url=url, events=events, description=description[:200],
+            secret="whsec_" + secrets.token_urlsafe(32),
+        )
+        audit_record(action=AuditAction.WEBHOOK_ENDPOINT_CREATED, target=endpoint,
+                     actor=actor or owner, subject_user=owner, after=_endpoint_state(endpoint))
+    return endpoint
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor=None) -> None:
     """Delete the endpoint with its delivery log; pending retries stop."""
-    endpoint.delete()
+    with transaction.atomic():
+        audit_record(action=AuditAction.WEBHOOK_ENDPOINT_DELETED, target=endpoint,
+                     actor=actor or endpoint.owner, subject_user=endpoint.owner,
+                     before=_endpoint_state(endpoint))
+        endpoint.delete()
 
 
 def _event_body(*, delivery: WebhookDelivery) -> bytes:

@@ -18,11 +18,14 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from billing import cost_ledger
 from billing import quotas as billing_quotas
 from billing import services as billing_services
 from billing.cost_ledger import CostCapExceeded
 from config.errors import ApplicationError
+from config.log_context import log_context
 from config.outbox import Message, outbox_send, outbox_send_on_commit
 from engines import caption_writer, stt
 from webhooks import services as webhook_services
@@ -37,11 +40,12 @@ from ..models import (
     JobEvent,
     JobStage,
     JobStatus,
-    MediaKind,
     Transcript,
 )
 from ..options import caption_options_validate
+from ..selectors import queue_for_media_kind
 from . import assets
+from .telemetry import caption_job_finished_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -141,14 +145,14 @@ def caption_job_queue(*, job: CaptionJob) -> str:
     and cancellation stay one state machine; the stages around transcription are short
     next to it. The README section "Queues" explains the choice.
     """
-    if job.asset.kind == MediaKind.IMAGE:
-        return settings.CAPTIONS_DEFAULT_QUEUE
-    return settings.CAPTIONS_STT_QUEUE
+    return queue_for_media_kind(job.asset.kind)
 
 
 def caption_job_message(*, job: CaptionJob, countdown: float | None = None) -> Message:
     return Message(task=CAPTION_JOB_TASK, args=(str(job.pk),), queue=caption_job_queue(job=job),
-                   countdown=countdown, subject=f"caption job {job.pk}")
+                   countdown=countdown, subject=f"caption job {job.pk}",
+                   headers={**log_context(), "job_id": str(job.pk),
+                            "user_id": str(job.owner_id)})
 
 
 def caption_job_enqueue(*, job_id, countdown: float | None = None) -> bool:
@@ -182,9 +186,14 @@ def caption_jobs_pending(*, cutoff: datetime, now: datetime) -> list[Message]:
 # --- The state machine ---------------------------------------------------------------------
 
 
+# A change made by someone other than the job's owner (support staff) is audited.
+STAFF_AUDITED = {JobStatus.QUEUED: AuditAction.JOB_RETRIED,
+                 JobStatus.CANCELLED: AuditAction.JOB_CANCELLED}
+
+
 @transaction.atomic
 def _transition(
-    job_id, to_status: str, *, actor=None, message: str = "", **fields
+    job_id, to_status: str, *, actor=None, message: str = "", audited: bool = True, **fields
 ) -> CaptionJob:
     job = CaptionJob.objects.select_for_update().get(pk=job_id)
     if to_status not in ALLOWED_TRANSITIONS[job.status]:
@@ -204,6 +213,12 @@ def _transition(
         billing_quotas.quota_hold_settle(job_id=job.pk)
     elif to_status in FINAL_STATUSES:
         billing_quotas.quota_hold_release(job_id=job.pk)
+    if to_status in FINAL_STATUSES:
+        caption_job_finished_on_commit(job_id=job.pk)
+    if audited and _by_staff(job, actor) and to_status in STAFF_AUDITED:
+        audit_record(action=STAFF_AUDITED[to_status], target=job, actor=actor,
+                     subject_user=job.owner, before={"status": from_status},
+                     after={"status": to_status})
     return job
 
 
@@ -536,6 +551,10 @@ def caption_job_complete(
         return done
 
 
+def _by_staff(job: CaptionJob, actor) -> bool:
+    return actor is not None and actor.pk != job.owner_id
+
+
 def caption_job_delete(*, job: CaptionJob, actor) -> None:
     """Delete a job with its results and, unless another job uses it, its media.
 
@@ -544,10 +563,15 @@ def caption_job_delete(*, job: CaptionJob, actor) -> None:
     """
     with transaction.atomic():
         locked = CaptionJob.objects.select_for_update().select_related("asset").get(pk=job.pk)
+        before = {"status": locked.status}
         if locked.status not in FINAL_STATUSES:
-            _transition(locked.pk, JobStatus.CANCELLED, actor=actor,
+            # The deletion is what staff did: the cancel on the way is not audited apart.
+            _transition(locked.pk, JobStatus.CANCELLED, actor=actor, audited=False,
                         message="Cancelled to be deleted", stage=JobStage.FINISHED,
                         finished_at=timezone.now())
+        if _by_staff(locked, actor):
+            audit_record(action=AuditAction.JOB_DELETED, target=locked, actor=actor,
+                         subject_user=locked.owner, before=before, after={"deleted": True})
         asset = locked.asset
         locked.delete()
         if not CaptionJob.objects.filter(asset=asset).exists():

@@ -39,13 +39,20 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "csp",
+    "django_prometheus",
+    "audit",
     "accounts",
     "captions",
     "billing",
     "api",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # Observability (issue 15): request latency by view and status around everything, and
+    # a request id (the load balancer's or a new one) on every log line and task it sends.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.log_context.RequestIdMiddleware",
     # Outermost, so a database or cache outage in any view answers 503, not 500.
     "config.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -57,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -312,13 +320,31 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# JSON lines (LOG_FORMAT=plain for a person at a terminal), each with the request id, job
+# id and user id bound when it was written (config/log_context.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "config.log_context.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.log_context.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(job_id)s] "
+                            "%(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": env("LOG_FORMAT", default="json")}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+# Celery workers keep this configuration instead of installing their own plain format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Worker processes write their metrics into this folder (prometheus_client's multiprocess
+# mode) and /metrics reads them all; empty means this process's own registry only.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default="")
+# Where web and workers cannot share that folder (separate containers), each worker serves
+# its own on this port (0: off) for Prometheus to scrape on the private network.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# /metrics answers staff sessions, and scrapers sending "Authorization: Bearer <token>".
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
 
 # --- Caption writer: Claude on Amazon Bedrock or the Anthropic API (issue 4) ------------
 # CAPTION_WRITER (above) picks the backend: "local" (offline drafts, the default),
@@ -500,3 +526,32 @@ OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
 # the maximum, kept well below the Redis broker's visibility timeout (1 h).
 TASK_RETRY_BACKOFF_BASE_SECONDS = env.float("TASK_RETRY_BACKOFF_BASE_SECONDS", default=2.0)
 TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", default=60.0)
+
+# --- Operations: the capacity planner (operations/capacity.py, issue 15) -------------------
+# Throughput comes from bench/stt.py's stored results; prices are list prices with their
+# source (us-east-1, on-demand, Linux, as listed when written: check before relying on
+# them). Override the GPU table with a JSON object in CAPACITY_GPU_TYPES_JSON, keyed like
+# below; "match" is a regular expression found in a result's device or machine.
+CAPACITY_BENCH_RESULTS_DIR = env("CAPACITY_BENCH_RESULTS_DIR",
+                                 default=str(BASE_DIR / "bench" / "results"))
+_EC2_PRICES = "https://aws.amazon.com/ec2/pricing/on-demand/ (us-east-1, Linux, on-demand)"
+CAPACITY_GPU_TYPES = {
+    "l4": {"name": "NVIDIA L4 (g6.xlarge)", "match": r"\bL4\b", "instance": "g6.xlarge",
+           "gpus_per_instance": 1, "micros_per_hour": 804_800, "source": _EC2_PRICES},
+    "a10g": {"name": "NVIDIA A10G (g5.xlarge)", "match": r"\bA10G\b", "instance": "g5.xlarge",
+             "gpus_per_instance": 1, "micros_per_hour": 1_006_000, "source": _EC2_PRICES},
+    "l40s": {"name": "NVIDIA L40S (g6e.xlarge)", "match": r"\bL40S\b",
+             "instance": "g6e.xlarge", "gpus_per_instance": 1, "micros_per_hour": 1_861_000,
+             "source": _EC2_PRICES},
+    "cpu": {"name": "CPU only, 2 vCPUs (c7i.large)", "match": r"^cpu$", "instance": "c7i.large",
+            "gpus_per_instance": 1, "micros_per_hour": 89_250, "source": _EC2_PRICES},
+    **env.json("CAPACITY_GPU_TYPES_JSON", default={}),
+}
+CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE = env.int("CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE",
+                                                default=24_000)
+CAPACITY_TRANSCRIBE_MIN_SECONDS = 15
+CAPACITY_TRANSCRIBE_SOURCE = (
+    "https://aws.amazon.com/transcribe/pricing/ (batch, standard, US East, first 250,000 "
+    "minutes a month: $0.024 a minute, billed by the second with a 15-second minimum)")
+CAPACITY_BEDROCK_SOURCE = (
+    "https://aws.amazon.com/bedrock/pricing/ (the LLM_PRICES row of BEDROCK_MODEL_ID)")

@@ -34,7 +34,7 @@ variable "cpu_worker_count" {
 }
 
 variable "gpu_instance_type" {
-  description = "GPU worker instance type; the capacity planner (bench/) picks the count."
+  description = "GPU worker instance type; `manage.py capacity_plan` (operations/capacity.py) gives the count from bench/results."
   type        = string
   default     = "g6e.xlarge"
 }

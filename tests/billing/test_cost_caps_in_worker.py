@@ -39,7 +39,7 @@ def enqueued(monkeypatch):
     from captions.tasks import caption_job_process
 
     monkeypatch.setattr(caption_job_process, "apply_async",
-                        lambda args, queue, countdown=None: calls.append((args[0], countdown)))
+                        lambda args, queue, countdown=None, **_: calls.append((args[0], countdown)))
     return calls
 
 

@@ -27,7 +27,7 @@ def requeued(now=None) -> int:
 def sent(monkeypatch):
     calls = []
     monkeypatch.setattr(caption_job_process, "apply_async",
-                        lambda args, queue, countdown=None: calls.append((args[0], queue)))
+                        lambda args, queue, countdown=None, **_: calls.append((args[0], queue)))
     return calls
 
 
@@ -48,7 +48,7 @@ def test_submission_while_the_broker_is_down_succeeds_and_the_sweep_sends_it_lat
 
     calls = []
     monkeypatch.setattr(caption_job_process, "apply_async",
-                        lambda args, queue, countdown=None: calls.append((args[0], queue)))
+                        lambda args, queue, countdown=None, **_: calls.append((args[0], queue)))
     assert requeued(now=timezone.now()) == 0  # not stale yet
     later = timezone.now() + timedelta(minutes=11)
     assert requeued(now=later) == 1
