@@ -35,3 +35,22 @@ def wav_bytes(seconds=0.5, rate=16000) -> bytes:
         )
         w.writeframes(frames)
     return buf.getvalue()
+
+
+def joined_recording(inputs: list, out, seconds: float | None = None):
+    """The inputs' first audio streams, 16 kHz mono, one after another, in one file
+    (ffmpeg's concat filter); cut at ``seconds`` when given. Returns ``out``."""
+    import subprocess
+
+    args = [arg for path in inputs for arg in ("-i", str(path))]
+    chains = "".join(f"[{i}:a]aresample=16000,aformat=channel_layouts=mono[a{i}];"
+                     for i in range(len(inputs)))
+    joined = "".join(f"[a{i}]" for i in range(len(inputs)))
+    cut = ["-t", str(seconds)] if seconds else []
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, "-filter_complex",
+         f"{chains}{joined}concat=n={len(inputs)}:v=0:a=1[out]", "-map", "[out]", *cut,
+         str(out)],
+        check=True, timeout=60,
+    )
+    return out

@@ -22,6 +22,7 @@ from .model import (
     Word,
     load_once,
     load_openai,
+    versions_record,
 )
 from .segments import in_time_order, is_speech
 
@@ -511,27 +512,11 @@ def engine_versions(loaded: LoadedModel, config: SttConfig, *, language, task: s
     """What support needs to tell which model and settings produced a transcript."""
     import whisper
 
-    return {
-        "engine": "openai-whisper, batched windows",
-        "engine_version": whisper.__version__,
-        "model": loaded.name,
-        "checkpoint_sha256": loaded.checkpoint_sha256,
-        "device": loaded.device,
-        "decoding": {
-            "task": task,
-            "language": language or "auto",
-            "fp16": config.fp16,
-            "sample_len": config.sample_len,
-            "fixed_token_count": config.fixed_token_count,
-            "temperatures": list(config.temperatures),
-            "batch_size": config.batch_size,
-            "timestamps": config.timestamps,
-            "word_timestamps": word_timestamps,
-            "compression_ratio_threshold": config.compression_ratio_threshold,
-            "logprob_threshold": config.logprob_threshold,
-            "no_speech_threshold": config.no_speech_threshold,
-            "window_seconds": WINDOW_SECONDS,
-        },
-        "audio_seconds": round(audio_seconds, 3),
-        "windows": windows,
-    }
+    return versions_record(
+        loaded, config, engine="openai-whisper, batched windows",
+        versions={"engine_version": whisper.__version__},
+        language=language, task=task, word_timestamps=word_timestamps,
+        audio_seconds=audio_seconds, windows=windows,
+        decoding={"fp16": config.fp16, "fixed_token_count": config.fixed_token_count,
+                  "batch_size": config.batch_size, "window_seconds": WINDOW_SECONDS},
+    )

@@ -29,6 +29,7 @@ from .model import (
     Word,
     load_once,
     model_root,
+    versions_record,
 )
 from .segments import in_time_order, is_speech
 
@@ -147,27 +148,12 @@ def faster_versions(loaded: LoadedModel, config: SttConfig, *, language, task: s
     import ctranslate2
     import faster_whisper
 
-    return {
-        "engine": "faster-whisper",
-        "engine_version": faster_whisper.__version__,
-        "ctranslate2_version": ctranslate2.__version__,
-        "model": loaded.name,
-        "checkpoint_sha256": loaded.checkpoint_sha256,
-        "device": loaded.device,
-        "decoding": {
-            "task": task,
-            "language": language or "auto",
-            "compute_type": config.compute_type,
-            "beam_size": 1,
-            "sample_len": config.sample_len,
-            "temperatures": list(config.temperatures),
-            "timestamps": config.timestamps,
-            "word_timestamps": word_timestamps,
-            "condition_on_previous_text": True,
-            "compression_ratio_threshold": config.compression_ratio_threshold,
-            "logprob_threshold": config.logprob_threshold,
-            "no_speech_threshold": config.no_speech_threshold,
-        },
-        "audio_seconds": round(audio_seconds, 3),
-        "windows": windows,
-    }
+    return versions_record(
+        loaded, config, engine="faster-whisper",
+        versions={"engine_version": faster_whisper.__version__,
+                  "ctranslate2_version": ctranslate2.__version__},
+        language=language, task=task, word_timestamps=word_timestamps,
+        audio_seconds=audio_seconds, windows=windows,
+        decoding={"compute_type": config.compute_type, "beam_size": 1,
+                  "condition_on_previous_text": True},
+    )

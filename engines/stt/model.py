@@ -265,3 +265,31 @@ def half_weights(model) -> None:
 def is_loaded(config: SttConfig) -> bool:
     return config.cache_key in _loaded
 
+
+
+def versions_record(loaded: LoadedModel, config: SttConfig, *, engine: str, versions: dict,
+                    language, task: str, word_timestamps: bool, audio_seconds: float,
+                    windows: int, decoding: dict) -> dict:
+    """What support needs to tell which engine, model and settings made a transcript:
+    the settings every engine shares, with the engine's own in ``decoding``."""
+    return {
+        "engine": engine,
+        **versions,
+        "model": loaded.name,
+        "checkpoint_sha256": loaded.checkpoint_sha256,
+        "device": loaded.device,
+        "decoding": {
+            "task": task,
+            "language": language or "auto",
+            "sample_len": config.sample_len,
+            "temperatures": list(config.temperatures),
+            "timestamps": config.timestamps,
+            "word_timestamps": word_timestamps,
+            "compression_ratio_threshold": config.compression_ratio_threshold,
+            "logprob_threshold": config.logprob_threshold,
+            "no_speech_threshold": config.no_speech_threshold,
+            **decoding,
+        },
+        "audio_seconds": round(audio_seconds, 3),
+        "windows": windows,
+    }

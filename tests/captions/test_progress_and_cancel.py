@@ -6,7 +6,6 @@ thread running the real pipeline, and the customer's cancel from another connect
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 
@@ -16,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from billing.models import CostReservation, ReservationStatus
 from captions import services
 from captions.models import CaptionJob, JobStage, JobStatus, Transcript
+from tests.helpers import joined_recording
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,18 +27,8 @@ CLIPS = ["jfk.flac", "librispeech_1089-134686-0001.wav", "librispeech_1221-13576
 @pytest.fixture
 def two_minutes_of_speech(shared_media, tmp_path):
     """The six reference clips joined twice (about 137 s), as one FLAC file."""
-    out = tmp_path / "speech.flac"
-    names = CLIPS * 2
-    inputs = [arg for name in names for arg in ("-i", str(shared_media / name))]
-    chains = "".join(f"[{i}:a]aresample=16000,aformat=channel_layouts=mono[a{i}];"
-                     for i in range(len(names)))
-    joined = "".join(f"[a{i}]" for i in range(len(names)))
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs, "-filter_complex",
-         f"{chains}{joined}concat=n={len(names)}:v=0:a=1[out]", "-map", "[out]", str(out)],
-        check=True, timeout=60,
-    )
-    return out
+    return joined_recording([shared_media / name for name in CLIPS * 2],
+                            tmp_path / "speech.flac")
 
 
 @pytest.fixture

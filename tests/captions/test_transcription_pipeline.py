@@ -6,7 +6,6 @@ PostgreSQL, and the download views a customer clicks.
 
 import html
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from captions import services
 from captions.models import JobStatus
 from captions.options import caption_options_validate
 from tests.factories import CaptionJobFactory
+from tests.helpers import joined_recording
 
 pytestmark = pytest.mark.django_db
 
@@ -31,18 +31,8 @@ LIMITS = {"subtitle_max_chars_per_line": 32, "subtitle_max_lines": 2,
 @pytest.fixture
 def minute_of_speech(shared_media, tmp_path) -> Path:
     """60 seconds made by joining real recordings (the last one is cut short)."""
-    out = tmp_path / "minute.flac"
-    inputs = [arg for clip in CLIPS for arg in ("-i", str(shared_media / clip))]
-    chains = "".join(f"[{i}:a]aresample=16000,aformat=channel_layouts=mono[a{i}];"
-                     for i in range(len(CLIPS)))
-    joined = "".join(f"[a{i}]" for i in range(len(CLIPS)))
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs, "-filter_complex",
-         f"{chains}{joined}concat=n={len(CLIPS)}:v=0:a=1[out]", "-map", "[out]",
-         "-t", "60", str(out)],
-        check=True, timeout=60,
-    )
-    return out
+    return joined_recording([shared_media / clip for clip in CLIPS], tmp_path / "minute.flac",
+                            seconds=60)
 
 
 def vtt_seconds(stamp: str) -> float:
