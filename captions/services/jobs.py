@@ -38,10 +38,11 @@ from ..models import (
     JobStage,
     JobStatus,
     MediaKind,
+    SttEngine,
     Transcript,
 )
 from ..options import caption_options_validate
-from . import assets
+from . import assets, routing
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
     billing_quotas.quota_admit(user=owner, job_id=job_id,
                                media_seconds=asset.duration_seconds or 0,
                                language=clean["language"])
-    job = CaptionJob.objects.create(id=job_id, owner=owner, asset=asset, **clean)
+    job = CaptionJob.objects.create(id=job_id, owner=owner, asset=asset, **clean,
+                                    **routing.caption_job_route_fields(kind=asset.kind))
     JobEvent.objects.create(job=job, to_status=JobStatus.QUEUED, stage=job.stage, actor=owner,
                             message=message)
     outbox_send_on_commit(caption_job_message(job=job))
@@ -141,7 +143,8 @@ def caption_job_queue(*, job: CaptionJob) -> str:
     and cancellation stay one state machine; the stages around transcription are short
     next to it. The README section "Queues" explains the choice.
     """
-    if job.asset.kind == MediaKind.IMAGE:
+    if job.asset.kind == MediaKind.IMAGE or job.stt_engine == SttEngine.MANAGED:
+        # The managed engine's jobs need no GPU: a CPU worker starts Transcribe and polls.
         return settings.CAPTIONS_DEFAULT_QUEUE
     return settings.CAPTIONS_STT_QUEUE
 
@@ -191,6 +194,8 @@ def _transition(
         raise InvalidTransition(job, to_status)
     from_status = job.status
     job.status = to_status
+    if to_status == JobStatus.QUEUED:
+        job.queued_at = timezone.now()  # how long the queue has kept it (routing)
     for name, value in fields.items():
         setattr(job, name, value)
     job.save()
