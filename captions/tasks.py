@@ -91,7 +91,8 @@ def stt_worker_ready(**_kwargs) -> bool:
             json.dump({"model": loaded.name, "checkpoint_sha256": loaded.checkpoint_sha256,
                        "device": loaded.device}, fh)
     # Routing (overflow policy) sends jobs to the GPU queue only while a worker beats.
-    services.gpu_heartbeat_start(worker_id=services.gpu_worker_id())
+    if settings.STT_GPU_HEARTBEAT_SECONDS > 0:
+        services.gpu_heartbeat_start(worker_id=services.gpu_worker_id())
     return True
 
 

@@ -36,7 +36,7 @@ from config.errors import ApplicationError
 from config.outbox import Message, outbox_send, outbox_send_on_commit
 from engines import media
 from engines.errors import MediaRejected
-from engines.stt import transcribe
+from engines.stt import amazon_transcribe as transcribe
 
 from .. import storage
 from ..models import (

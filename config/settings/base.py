@@ -498,7 +498,7 @@ STT_ROUTING_POLICIES = ("self_hosted", "managed", "overflow")
 STT_ROUTING_POLICY = env("STT_ROUTING_POLICY", default="self_hosted")
 STT_OVERFLOW_QUEUE_WAIT_SECONDS = env.int("STT_OVERFLOW_QUEUE_WAIT_SECONDS", default=120)
 # A GPU worker with its model loaded says so in Redis this often; it counts as ready
-# until three beats are missed.
+# until three beats are missed (0: no heartbeat, as in the test suite).
 STT_GPU_HEARTBEAT_SECONDS = env.int("STT_GPU_HEARTBEAT_SECONDS", default=15)
 TRANSCRIBE_REGION = env("TRANSCRIBE_REGION", default=AWS_S3_REGION_NAME)
 TRANSCRIBE_ENDPOINT_URL = env("TRANSCRIBE_ENDPOINT_URL", default="")

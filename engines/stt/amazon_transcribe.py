@@ -109,7 +109,7 @@ def _client(config: TranscribeConfig):
         if key not in _clients:
             _clients[key] = boto3.client(
                 "transcribe", region_name=config.region, endpoint_url=config.endpoint_url,
-                config=Config(retries={"max_attempts": 1, "mode": "standard"},
+                config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
                               connect_timeout=min(config.timeout_seconds, 10),
                               read_timeout=config.timeout_seconds),
             )
