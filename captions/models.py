@@ -185,6 +185,8 @@ class CaptionJob(models.Model):
     stt_engine = models.CharField(max_length=12, choices=SttEngine.choices, blank=True)
     stt_route_reason = models.CharField(max_length=200, blank=True)
     stt_started_at = models.DateTimeField(null=True, blank=True)
+    # What transcription cost us (settled in the cost ledger), micro-dollars, either engine.
+    stt_cost_micro_usd = models.BigIntegerField(default=0)
     # When the job last entered the queue: the age of the GPU queue's oldest job.
     queued_at = models.DateTimeField(null=True, blank=True)
     # The managed engine's own job (Amazon Transcribe), polled without holding a worker.

@@ -3,7 +3,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from . import exports
-from .models import CaptionJob, CaptionVariant, JobStatus, Transcript
+from .models import CaptionJob, CaptionVariant, JobStatus, SttEngine, Transcript
 
 
 def caption_jobs_for_owner(*, owner) -> QuerySet[CaptionJob]:
@@ -50,6 +50,41 @@ def usage_for_owner(*, owner, since, until) -> dict:
         "jobs_completed": counts.get(JobStatus.DONE, 0),
         "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "audio_seconds": round(seconds or 0.0, 3),
+        "audio_seconds_by_engine": {
+            engine: row["audio_seconds"]
+            for engine, row in stt_engine_split(since=since, until=until, owner=owner).items()
+        },
+    }
+
+
+def stt_engine_split(*, since, until, owner=None) -> dict[str, dict]:
+    """Finished jobs with sound and their audio in [since, until), per speech-to-text engine.
+
+    ``{"self_hosted": {"jobs": n, "audio_seconds": s}, "managed": {...}}``: the real split
+    the capacity planner's crossover needs, for one owner or (``owner=None``) everyone.
+    A job made before routing existed ran on the GPU queue and counts as self-hosted.
+    """
+    done = Transcript.objects.filter(job__status=JobStatus.DONE, job__finished_at__gte=since,
+                                     job__finished_at__lt=until)
+    if owner is not None:
+        done = done.filter(job__owner=owner)
+    split = {engine: {"jobs": 0, "audio_seconds": 0.0} for engine in SttEngine.values}
+    rows = done.values("job__stt_engine").annotate(n=Count("id"), s=Sum("duration_seconds"))
+    for row in rows.order_by():
+        bucket = split[row["job__stt_engine"] or SttEngine.SELF_HOSTED]
+        bucket["jobs"] += row["n"]
+        bucket["audio_seconds"] = round(bucket["audio_seconds"] + (row["s"] or 0.0), 3)
+    return split
+
+
+def caption_job_speech_to_text(*, job: CaptionJob) -> dict:
+    """Which engine transcribes (or transcribed) the job, why, and what it cost us."""
+    return {
+        "engine": job.stt_engine,
+        "reason": job.stt_route_reason,
+        "cost_micro_usd": job.stt_cost_micro_usd,
+        "cost_kind": {SttEngine.MANAGED: "stt_managed",
+                      SttEngine.SELF_HOSTED: "stt"}.get(job.stt_engine, ""),
     }
 
 

@@ -56,6 +56,7 @@ from .jobs import (
     caption_job_message,
     caption_job_set_stage,
 )
+from .results import stt_cost_record
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ def managed_transcribe(*, job: CaptionJob, path: str, duration: float):
         raise
     transcript = transcribe.result_to_transcript(result, language_code=remote.language_code)
     cost_ledger.cost_reservation_settle(key=key, actual_micros=managed_cost_micros(duration))
+    stt_cost_record(job=job, amount_micros=managed_cost_micros(duration))
     _managed_update(job, managed_stt_state=ManagedSttState.FINISHED)
     return transcript, transcribe.engine_versions(config, remote)
 

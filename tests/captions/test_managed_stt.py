@@ -131,7 +131,7 @@ def test_a_document_that_is_not_a_transcribe_result_is_refused_with_a_reason():
 
 
 def test_a_managed_job_is_handed_off_polled_and_finished_with_its_engine_and_cost(
-    managed, polls, submit, user, user_client, settings
+    managed, polls, submit, user, user_client, api, settings
 ):
     job = submit()
     assert (job.stt_engine, job.stt_route_reason) == (SttEngine.MANAGED, "Policy: managed only")
@@ -170,6 +170,13 @@ def test_a_managed_job_is_handed_off_polled_and_finished_with_its_engine_and_cos
     assert held.settled_micros == 15 * settings.TRANSCRIBE_PRICE_MICROS_PER_SECOND == 6000
     window = CostWindow.objects.get(user=user)
     assert (window.settled_micros, window.reserved_micros) == (6000, 0)
+    # The customer's API shows the engine and what transcription cost.
+    assert api.get(f"/api/v1/jobs/{job.pk}/").json()["speech_to_text"] == {
+        "engine": "managed", "reason": "Policy: managed only", "cost_micro_usd": 6000,
+        "cost_kind": "stt_managed"}
+    usage = api.get("/api/v1/usage/").json()
+    assert usage["audio_seconds_by_engine"]["managed"] == pytest.approx(11.0, abs=0.1)
+    assert usage["audio_seconds_by_engine"]["self_hosted"] == 0
 
     # Every export parses back and keeps the job's subtitle limits.
     downloads = {fmt: user_client.get(f"/jobs/{job.pk}/transcript.{fmt}").content.decode()
