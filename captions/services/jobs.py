@@ -552,6 +552,9 @@ def caption_job_delete(*, job: CaptionJob, actor) -> None:
                         message="Cancelled to be deleted", stage=JobStage.FINISHED,
                         finished_at=timezone.now())
         asset = locked.asset
+        if locked.stt_engine == SttEngine.MANAGED:  # Transcribe's result and audio go too
+            managed_files = storage.transcribe_files_prefix(job_id=locked.pk)
+            transaction.on_commit(lambda: storage.prefix_delete(managed_files))
         locked.delete()
         if not CaptionJob.objects.filter(asset=asset).exists():
             key = asset.file.name

@@ -72,7 +72,6 @@ def transcribe_config() -> transcribe.TranscribeConfig:
     return transcribe.TranscribeConfig(
         region=settings.TRANSCRIBE_REGION,
         bucket=settings.AWS_STORAGE_BUCKET_NAME,
-        output_prefix=settings.TRANSCRIBE_OUTPUT_PREFIX,
         endpoint_url=settings.TRANSCRIBE_ENDPOINT_URL or None,
         language_code=settings.TRANSCRIBE_LANGUAGE_CODE,
         language_options=tuple(settings.TRANSCRIBE_LANGUAGE_OPTIONS),
@@ -96,7 +95,7 @@ def _reservation_key(job: CaptionJob) -> str:
 
 
 def _output_key(job: CaptionJob, name: str) -> str:
-    return f"{settings.TRANSCRIBE_OUTPUT_PREFIX}{job.pk}/{name}.json"
+    return f"{storage.transcribe_files_prefix(job_id=job.pk)}{name}.json"
 
 
 def _media_for_transcribe(*, job: CaptionJob, path: str) -> tuple[str, str]:
@@ -115,7 +114,7 @@ def _media_for_transcribe(*, job: CaptionJob, path: str) -> tuple[str, str]:
         out.setframerate(media.SAMPLE_RATE)
         out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
     with open(wav_path, "rb") as fh:
-        stored = storage.file_save(f"{settings.TRANSCRIBE_OUTPUT_PREFIX}{job.pk}/audio.wav",
+        stored = storage.file_save(f"{storage.transcribe_files_prefix(job_id=job.pk)}audio.wav",
                                    File(fh, name="audio.wav"))
     return stored, "wav"
 

@@ -10,10 +10,10 @@ only before any engine began transcribing the job, so a job is never transcribed
 both.
 
 Readiness comes from the GPU workers themselves: a worker whose model is loaded writes
-a heartbeat key to Redis (the cache) every ``STT_GPU_HEARTBEAT_SECONDS``, which lives
-three beats; no live key means no GPU worker is ready. The queue's age is read from the
-jobs table (the oldest job waiting for the GPU queue), which the broker's own lists do
-not tell.
+its heartbeat to a Redis hash (the cache's Redis) every ``STT_GPU_HEARTBEAT_SECONDS``;
+a beat is fresh for three periods; no fresh beat means no GPU worker is ready. The
+queue's age is read from the jobs table (the oldest job waiting for the GPU queue),
+which the broker's own lists do not tell.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from ..models import (
     CaptionJob,
@@ -39,10 +40,24 @@ from ..models import (
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_PREFIX = "stt:gpu-ready:"
+# One Redis hash: worker id -> the time of its last beat (unix seconds). A hash, not a key
+# per worker, so counting the ready ones never scans the cache's keys.
+HEARTBEATS_KEY = "stt:gpu-ready"
+# Beats older than this are a worker that died without saying so: dropped when read.
+FORGET_AFTER_SECONDS = 3600
 
 
 # --- GPU worker readiness ------------------------------------------------------------------
+
+
+def _redis():
+    """The cache's Redis connection; None where the cache is not Redis (local development)."""
+    try:
+        from django_redis import get_redis_connection
+
+        return get_redis_connection("default")
+    except NotImplementedError:
+        return None
 
 
 def gpu_worker_id() -> str:
@@ -50,21 +65,35 @@ def gpu_worker_id() -> str:
 
 
 def gpu_worker_heartbeat(*, worker_id: str) -> None:
-    """Say that this GPU worker has its model loaded and takes jobs (lives three beats)."""
-    cache.set(f"{HEARTBEAT_PREFIX}{worker_id}", timezone.now().isoformat(),
-              timeout=3 * settings.STT_GPU_HEARTBEAT_SECONDS)
+    """Say that this GPU worker has its model loaded and takes jobs (fresh for three beats)."""
+    client = _redis()
+    if client is not None:
+        client.hset(HEARTBEATS_KEY, worker_id, str(time.time()))
 
 
 def gpu_worker_gone(*, worker_id: str) -> None:
-    cache.delete(f"{HEARTBEAT_PREFIX}{worker_id}")
+    client = _redis()
+    if client is not None:
+        client.hdel(HEARTBEATS_KEY, worker_id)
 
 
 def gpu_workers_ready() -> int:
-    """How many GPU workers beat recently. 0 where the cache cannot list keys (no Redis)."""
-    keys = getattr(cache, "keys", None)
-    if keys is None:
+    """How many GPU workers beat within three beats. 0 when Redis does not answer (or is
+    not there): with nobody known to be ready, overflow routing goes managed."""
+    client = _redis()
+    if client is None:
         return 0
-    return len(keys(f"{HEARTBEAT_PREFIX}*") or [])
+    now = time.time()
+    try:
+        beats = client.hgetall(HEARTBEATS_KEY)
+        gone = [w for w, t in beats.items() if now - float(t) > FORGET_AFTER_SECONDS]
+        if gone:
+            client.hdel(HEARTBEATS_KEY, *gone)
+    except RedisError as exc:
+        logger.warning("GPU readiness unknown, Redis not answering: %s", exc)
+        return 0
+    fresh = 3 * max(settings.STT_GPU_HEARTBEAT_SECONDS, 1)
+    return sum(1 for t in beats.values() if now - float(t) <= fresh)
 
 
 def gpu_heartbeat_start(*, worker_id: str) -> threading.Event:

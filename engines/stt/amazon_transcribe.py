@@ -69,8 +69,6 @@ class ManagedSttFailed(PipelineError):
 class TranscribeConfig:
     region: str
     bucket: str
-    # Where result objects (and audio that had to be converted) are written.
-    output_prefix: str = "transcribe/"
     endpoint_url: str | None = None
     # A Transcribe language code ("en-US"); empty means "identify the language".
     language_code: str = ""

@@ -26,6 +26,7 @@ from tests.captions.test_transcription_pipeline import (
     assert_cues_respect_limits,
     vtt_seconds,
 )
+from tests.conftest import s3_keys
 from tests.fakes.transcribe import SPOKEN, transcribe_result
 
 pytestmark = pytest.mark.django_db
@@ -299,6 +300,18 @@ def test_a_duplicate_delivery_while_transcribe_works_is_ignored(managed, polls, 
     again = services.caption_job_run(job_id=job.pk)
     assert again is None
     assert len(managed.started()) == 1 and len(polls) == 1
+
+
+def test_deleting_a_managed_job_deletes_what_transcribe_left_in_the_bucket(
+    managed, polls, submit, user, django_capture_on_commit_callbacks
+):
+    job = run(submit())
+    drive(polls)
+    prefix = f"transcribe/{job.pk}/"
+    assert [k for k in s3_keys() if k.startswith(prefix)], "Transcribe wrote its result"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.caption_job_delete(job=job, actor=user)
+    assert not [k for k in s3_keys() if k.startswith(prefix)]
 
 
 def test_a_container_transcribe_cannot_read_is_sent_as_wav_under_the_prefix(
