@@ -150,10 +150,12 @@ def managed_transcribe(*, job: CaptionJob, path: str, duration: float):
     stored = CaptionJob.objects.values("managed_stt_job", "managed_stt_state").get(pk=job.pk)
     key = _reservation_key(job)
     try:
+        # Idempotent per job: a later attempt keeps the hold it has (or, when the sweeper
+        # freed it meanwhile, must fit under the cap again before the cost settles).
+        cost_ledger.cost_reservation_create(
+            user=job.owner, key=key, amount_micros=managed_cost_micros(duration),
+            kind=RESERVATION_KIND, job_id=job.pk)
         if stored["managed_stt_state"] == ManagedSttState.NONE:
-            cost_ledger.cost_reservation_create(
-                user=job.owner, key=key, amount_micros=managed_cost_micros(duration),
-                kind=RESERVATION_KIND, job_id=job.pk)
             # The name is recorded before the call: a redelivered attempt starts the
             # same name again, and Transcribe answers with the job it already has.
             name = stored["managed_stt_job"] or f"cg-{job.pk.hex}-{uuid.uuid4().hex[:8]}"
