@@ -234,3 +234,20 @@ def test_old_jobs_without_an_engine_run_on_the_gpu_as_before(user):
     asset = MediaAssetFactory(owner=UserFactory())
     job = CaptionJobFactory(owner=asset.owner, asset=asset, stt_engine="")
     assert services.caption_job_queue(job=job) == "gpu"
+
+
+@pytest.mark.django_db
+def test_the_capacity_planner_gets_the_real_split_of_finished_jobs_by_engine():
+    from captions.selectors import stt_engine_split
+    from tests.factories import TranscriptFactory
+
+    now = timezone.now()
+    for engine, seconds in [(SttEngine.MANAGED, 60.0), (SttEngine.MANAGED, 30.5),
+                            (SttEngine.SELF_HOSTED, 100.0), ("", 10.0)]:
+        TranscriptFactory(job__stt_engine=engine, job__finished_at=now,
+                          duration_seconds=seconds)
+    TranscriptFactory(job__stt_engine=SttEngine.MANAGED, job__status=JobStatus.FAILED,
+                      job__finished_at=now, duration_seconds=999)
+    split = stt_engine_split(since=now - timedelta(hours=1), until=now + timedelta(hours=1))
+    assert split == {"self_hosted": {"jobs": 2, "audio_seconds": 110.0},
+                     "managed": {"jobs": 2, "audio_seconds": 90.5}}
