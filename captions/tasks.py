@@ -72,6 +72,12 @@ def transcribe_managed_poll(self, job_id: str, attempt_chain: str = "") -> None:
         _attempt_run(self, services.caption_job_resume_managed, job_id, attempt_chain)
 
 
+@shared_task(name="captions.tasks.stt_overflow_sweep")
+def stt_overflow_sweep() -> int:
+    """Move jobs stuck in the GPU queue to the managed engine (overflow; celery beat)."""
+    return services.stt_overflow_sweep()
+
+
 def stt_worker_ready(**_kwargs) -> bool:
     """Load the model as the worker starts and say so; False when it could not be loaded.
 

@@ -46,6 +46,7 @@ from .managed import (
     caption_job_managed_poll,
     caption_job_stt_engine_force,
     managed_cost_micros,
+    stt_overflow_sweep,
     transcribe_config,
 )
 from .pipeline import (
@@ -82,5 +83,5 @@ __all__ = [
     "caption_job_managed_poll", "caption_job_resume_managed", "caption_job_stt_engine_force",
     "gpu_heartbeat_start", "gpu_queue_oldest_wait_seconds", "gpu_worker_heartbeat",
     "gpu_worker_id", "gpu_workers_ready", "managed_cost_micros", "stt_route_decide",
-    "transcribe_config",
+    "stt_overflow_sweep", "transcribe_config",
 ]

@@ -297,18 +297,58 @@ def caption_job_stt_engine_force(*, job: CaptionJob, engine: str, actor) -> Capt
                                    code="invalid_engine", status=409)
         if locked.status not in STT_ENGINE_CHANGE_STATUSES or locked.stt_started_at:
             raise ApplicationError(
-                "This job's speech-to-text engine can no longer change: transcription "
-                "began on the " + (locked.get_stt_engine_display() or "self-hosted engine")
-                + ".", code="engine_fixed", status=409)
+                "This job's speech-to-text engine can no longer change: the job is running, "
+                "or transcription began on the "
+                + (locked.get_stt_engine_display() or "self-hosted engine") + ".",
+                code="engine_fixed", status=409)
         if locked.stt_engine == engine:
             return locked
         label = SttEngine(engine).label
-        locked.stt_engine = engine
-        locked.stt_route_reason = f"Forced by staff ({actor}): {label}"[:200]
-        locked.save(update_fields=["stt_engine", "stt_route_reason", "updated_at"])
-        JobEvent.objects.create(job=locked, from_status=locked.status, to_status=locked.status,
-                                stage=locked.stage, actor=actor,
-                                message=f"Speech-to-text engine set to {label}")
-        if locked.status == JobStatus.QUEUED:
-            outbox_send_on_commit(caption_job_message(job=locked))
+        _stt_engine_set(locked, engine=engine, actor=actor,
+                        reason=f"Forced by staff ({actor}): {label}")
     return locked
+
+
+def _stt_engine_set(locked: CaptionJob, *, engine: str, reason: str, actor=None) -> None:
+    """Change a locked job's engine, audited; its task goes to the engine's queue on commit."""
+    label = SttEngine(engine).label
+    locked.stt_engine = engine
+    locked.stt_route_reason = reason[:200]
+    locked.save(update_fields=["stt_engine", "stt_route_reason", "updated_at"])
+    JobEvent.objects.create(job=locked, from_status=locked.status, to_status=locked.status,
+                            stage=locked.stage, actor=actor,
+                            message=f"Speech-to-text engine set to {label}: {reason}"[:2000])
+    if locked.status == JobStatus.QUEUED:
+        outbox_send_on_commit(caption_job_message(job=locked))
+
+
+def stt_overflow_sweep(*, now=None, batch: int = 100) -> int:
+    """Under the overflow policy, move jobs stuck in the GPU queue to the managed engine.
+
+    Routing decides when a job is made; a job queued before the GPU fleet stalled or
+    scaled to zero would otherwise wait for it. A queued self-hosted job that no engine
+    began and that has waited longer than STT_OVERFLOW_QUEUE_WAIT_SECONDS moves, under
+    its row lock (a worker starting it meanwhile wins, and the job stays). Run by celery
+    beat every minute. Returns how many moved.
+    """
+    if settings.STT_ROUTING_POLICY != "overflow":
+        return 0
+    now = now or timezone.now()
+    limit = settings.STT_OVERFLOW_QUEUE_WAIT_SECONDS
+    stale = list(CaptionJob.objects.filter(
+        status=JobStatus.QUEUED, stt_engine=SttEngine.SELF_HOSTED, stt_started_at__isnull=True,
+        error_code="", queued_at__lt=now - timedelta(seconds=limit),
+    ).order_by("queued_at").values_list("pk", flat=True)[:batch])
+    moved = 0
+    for job_id in stale:
+        with transaction.atomic():
+            locked = CaptionJob.objects.select_for_update(skip_locked=True).filter(
+                pk=job_id, status=JobStatus.QUEUED, stt_engine=SttEngine.SELF_HOSTED,
+                stt_started_at__isnull=True).first()
+            if locked is None:
+                continue
+            waited = (now - locked.queued_at).total_seconds()
+            _stt_engine_set(locked, engine=SttEngine.MANAGED, reason=(
+                f"Overflow: waited {waited:.0f} s in the GPU queue (limit {limit} s)"))
+            moved += 1
+    return moved

@@ -528,6 +528,10 @@ TRANSCRIBE_JOB_TIMEOUT_SECONDS = env.int("TRANSCRIBE_JOB_TIMEOUT_SECONDS", defau
 # https://aws.amazon.com/transcribe/pricing/
 TRANSCRIBE_PRICE_MICROS_PER_SECOND = env.int("TRANSCRIBE_PRICE_MICROS_PER_SECOND", default=400)
 TRANSCRIBE_PRICE_SOURCE = "https://aws.amazon.com/transcribe/pricing/"
+# Under the overflow policy, jobs already waiting too long in the GPU queue move too.
+CELERY_BEAT_SCHEDULE["stt-overflow-sweep"] = {
+    "task": "captions.tasks.stt_overflow_sweep", "schedule": 60.0,
+}
 if STT_ROUTING_POLICY not in STT_ROUTING_POLICIES:
     from django.core.exceptions import ImproperlyConfigured
 

@@ -208,25 +208,51 @@ def test_a_job_submitted_while_no_gpu_worker_is_ready_finishes_on_the_managed_en
 def test_with_the_gpu_queue_stalled_jobs_spill_over_and_finish_and_with_it_healthy_none_do(
     overflow, fake_transcribe, default_queue_worker, api, user, shared_media
 ):
-    # A GPU worker beats, but its queue has not moved for five minutes.
+    # A GPU worker beats and takes a job into its queue, which then stops moving.
     services.gpu_worker_heartbeat(worker_id="gpu-host-1:1")
-    stalled = gpu_job_waiting_since(300)
-    spilled = [submit_via_api(api, shared_media) for _ in range(3)]
-    jobs = wait_final(spilled)
-    assert {(j.status, j.stt_engine) for j in jobs} == {(JobStatus.DONE, SttEngine.MANAGED)}
-    assert len(fake_transcribe.started()) == 3
-    stalled.refresh_from_db()
-    assert stalled.status == JobStatus.QUEUED
+    stuck_id = submit_via_api(api, shared_media)
+    stuck = CaptionJob.objects.get(pk=stuck_id)
+    assert stuck.stt_engine == SttEngine.SELF_HOSTED
+    CaptionJob.objects.filter(pk=stuck_id).update(
+        queued_at=timezone.now() - timedelta(seconds=300))
 
-    # The GPU queue moves again: new jobs stay on it, and Transcribe sees none of them.
-    CaptionJob.objects.filter(pk=stalled.pk).delete()
+    # New jobs spill to the managed engine, and the sweep moves the one already stuck.
+    spilled = [submit_via_api(api, shared_media) for _ in range(3)]
+    assert {CaptionJob.objects.get(pk=i).stt_engine for i in spilled} == {SttEngine.MANAGED}
+    assert services.stt_overflow_sweep() == 1
+    jobs = wait_final([*spilled, stuck_id])
+    assert {(j.status, j.stt_engine) for j in jobs} == {(JobStatus.DONE, SttEngine.MANAGED)}
+    stuck = CaptionJob.objects.get(pk=stuck_id)
+    assert stuck.stt_route_reason.startswith("Overflow: waited 3")
+    assert len(fake_transcribe.started()) == 4
+    assert services.stt_overflow_sweep() == 0
+
+    # The GPU queue is healthy: new jobs stay on it, and Transcribe sees none of them.
     healthy = [submit_via_api(api, shared_media) for _ in range(2)]
     jobs = list(CaptionJob.objects.filter(pk__in=healthy))
     assert {(j.stt_engine, services.caption_job_queue(job=j)) for j in jobs} == {
         (SttEngine.SELF_HOSTED, "gpu")}
+    assert services.stt_overflow_sweep() == 0
     time.sleep(1)
-    assert len(fake_transcribe.started()) == 3
+    assert len(fake_transcribe.started()) == 4
     assert all(j.status == JobStatus.QUEUED for j in CaptionJob.objects.filter(pk__in=healthy))
+
+
+@pytest.mark.django_db
+def test_the_overflow_sweep_leaves_jobs_alone_under_other_policies_and_once_begun(overflow):
+    begun = gpu_job_waiting_since(600)
+    CaptionJob.objects.filter(pk=begun.pk).update(stt_started_at=timezone.now())
+    budget = gpu_job_waiting_since(600)
+    CaptionJob.objects.filter(pk=budget.pk).update(error_code="waiting_for_budget")
+    assert services.stt_overflow_sweep() == 0
+    waiting = gpu_job_waiting_since(600)
+    overflow.STT_ROUTING_POLICY = "self_hosted"
+    assert services.stt_overflow_sweep() == 0
+    overflow.STT_ROUTING_POLICY = "overflow"
+    assert services.stt_overflow_sweep() == 1
+    waiting.refresh_from_db()
+    assert waiting.stt_engine == SttEngine.MANAGED
+    assert "s in the GPU queue (limit 60 s)" in waiting.events.last().message
 
 
 @pytest.mark.django_db
