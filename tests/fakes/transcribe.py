@@ -252,9 +252,9 @@ def transcribe_result(name: str, spoken: str, *, duration: float, language_code:
                       "end_time": f"{end:.3f}",
                       "alternatives": [{"confidence": f"{0.9 + (index % 10) / 100:.4f}",
                                         "content": token}]})
-    results = {"transcripts": [{"transcript": spoken}], "items": items}
+    results = {"language_code": language_code, "transcripts": [{"transcript": spoken}],
+               "items": items}
     if identified:
-        results["language_code"] = language_code
         results["language_identification"] = [{"code": language_code, "score": "0.9876"}]
     return {"jobName": name, "accountId": "123456789012", "status": "COMPLETED",
             "results": results}
