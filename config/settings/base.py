@@ -7,6 +7,7 @@ local-memory cache. Setting ``DATABASE_URL``, ``REDIS_URL`` and
 ``AWS_STORAGE_BUCKET_NAME`` switches the same code to Postgres, Redis and S3.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -539,6 +540,14 @@ if STT_ROUTING_POLICY not in STT_ROUTING_POLICIES:
         f"STT_ROUTING_POLICY must be one of {', '.join(STT_ROUTING_POLICIES)}, "
         f"not {STT_ROUTING_POLICY!r}."
     )
+for _code in (TRANSCRIBE_LANGUAGE_CODE, *TRANSCRIBE_LANGUAGE_OPTIONS):
+    if _code and not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", _code):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"{_code!r} is not a Transcribe language code: use the form en-US "
+            "(TRANSCRIBE_LANGUAGE_CODE, TRANSCRIBE_LANGUAGE_OPTIONS)."
+        )
 if STT_ROUTING_POLICY != "self_hosted" and not AWS_STORAGE_BUCKET_NAME:
     from django.core.exceptions import ImproperlyConfigured
 
