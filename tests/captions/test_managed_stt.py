@@ -175,6 +175,8 @@ def test_a_managed_job_is_handed_off_polled_and_finished_with_its_engine_and_cos
     assert api.get(f"/api/v1/jobs/{job.pk}/").json()["speech_to_text"] == {
         "engine": "managed", "reason": "Policy: managed only", "cost_micro_usd": 6000,
         "cost_kind": "stt_managed"}
+    page = user_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Speech to text: Managed (Amazon Transcribe) · 6000 µ$" in page
     usage = api.get("/api/v1/usage/").json()
     assert usage["audio_seconds_by_engine"]["managed"] == pytest.approx(11.0, abs=0.1)
     assert usage["audio_seconds_by_engine"]["self_hosted"] == 0
