@@ -1,9 +1,19 @@
+from functools import partial
+
 from django.contrib import admin, messages
 
 from config.errors import ApplicationError
 
 from . import services
-from .models import CaptionJob, CaptionVariant, JobEvent, MediaAsset, ModelCall, Transcript
+from .models import (
+    CaptionJob,
+    CaptionVariant,
+    JobEvent,
+    MediaAsset,
+    ModelCall,
+    SttEngine,
+    Transcript,
+)
 
 
 class JobEventInline(admin.TabularInline):
@@ -40,14 +50,14 @@ class ModelCallInline(admin.TabularInline):
 
 @admin.register(CaptionJob)
 class CaptionJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "owner", "status", "stage", "attempts", "error_code", "cost_micro_usd",
-                    "created_at"]
-    list_filter = ["status", "stage", "platform", "tone"]
+    list_display = ["id", "owner", "status", "stage", "stt_engine", "attempts", "error_code",
+                    "cost_micro_usd", "created_at"]
+    list_filter = ["status", "stage", "stt_engine", "platform", "tone"]
     search_fields = ["id", "owner__email", "error_message"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
     inlines = [CaptionVariantInline, ModelCallInline, JobEventInline]
-    actions = ["retry_jobs", "cancel_jobs"]
+    actions = ["retry_jobs", "cancel_jobs", "use_managed_engine", "use_self_hosted_engine"]
     readonly_fields = [f.name for f in CaptionJob._meta.fields]
 
     def has_add_permission(self, request):
@@ -81,6 +91,21 @@ class CaptionJobAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel selected jobs", permissions=["change"])
     def cancel_jobs(self, request, queryset):
         self._apply(request, queryset, services.caption_job_cancel, "Cancelled")
+
+    # Only before an engine began transcribing a job (the service refuses after, 409).
+    @admin.action(description="Transcribe with the managed engine (Amazon Transcribe)",
+                  permissions=["change"])
+    def use_managed_engine(self, request, queryset):
+        self._apply(request, queryset, partial(services.caption_job_stt_engine_force,
+                                               engine=SttEngine.MANAGED),
+                    "Set the managed engine on")
+
+    @admin.action(description="Transcribe with self-hosted Whisper (GPU queue)",
+                  permissions=["change"])
+    def use_self_hosted_engine(self, request, queryset):
+        self._apply(request, queryset, partial(services.caption_job_stt_engine_force,
+                                               engine=SttEngine.SELF_HOSTED),
+                    "Set the self-hosted engine on")
 
 
 @admin.register(MediaAsset)

@@ -74,6 +74,30 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class SttEngine(models.TextChoices):
+    """Which speech-to-text engine transcribes a job with sound (blank for an image)."""
+
+    SELF_HOSTED = "self_hosted", "Self-hosted Whisper (GPU queue)"
+    MANAGED = "managed", "Managed (Amazon Transcribe)"
+
+
+# The engine is part of the job's state: it is chosen when the job is created (routing,
+# ``captions.services.routing``) and may be chosen again (by staff) only while the job
+# waits or has failed *and* no engine has begun transcribing it (``stt_started_at`` is
+# unset). Once one engine began, the job stays on it: it is never transcribed by both.
+STT_ENGINE_CHANGE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.FAILED})
+
+
+class ManagedSttState(models.TextChoices):
+    """Where a job on the managed engine stands with its Transcribe job."""
+
+    NONE = "", "Not started"
+    # A Transcribe job runs; no worker holds the job: a poll task asks now and then.
+    RUNNING = "running", "Transcribe job running"
+    # Transcribe finished (completed or failed); an attempt reads its outcome.
+    FINISHED = "finished", "Transcribe job finished"
+
+
 class JobStage(models.TextChoices):
     WAITING = "waiting", "Waiting for a worker"
     PROBING = "probing", "Inspecting the media"
@@ -162,6 +186,20 @@ class CaptionJob(models.Model):
     results_purged_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
+    # Speech to text: the engine chosen, why, and when it began (then it is fixed).
+    stt_engine = models.CharField(max_length=12, choices=SttEngine.choices, blank=True)
+    stt_route_reason = models.CharField(max_length=200, blank=True)
+    stt_started_at = models.DateTimeField(null=True, blank=True)
+    # What transcription cost us (settled in the cost ledger), micro-dollars, either engine.
+    stt_cost_micro_usd = models.BigIntegerField(default=0)
+    # When the job last entered the queue: the age of the GPU queue's oldest job.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # The managed engine's own job (Amazon Transcribe), polled without holding a worker.
+    managed_stt_job = models.CharField(max_length=200, blank=True)
+    managed_stt_state = models.CharField(max_length=10, choices=ManagedSttState.choices,
+                                         blank=True)
+    managed_stt_started_at = models.DateTimeField(null=True, blank=True)
+    managed_stt_polls = models.PositiveIntegerField(default=0)
     # Which engines produced the results: model names, checkpoint hashes, writer versions.
     engine_versions = models.JSONField(default=dict, blank=True)
     # Seconds spent in each stage of the latest attempt.
@@ -181,7 +219,9 @@ class CaptionJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [models.Index(fields=["owner", "-created_at"]),
+                   models.Index(fields=["status", "stt_engine", "queued_at"],
+                                name="job_queue_wait_idx")]
 
     def __str__(self) -> str:
         return f"job {self.id} ({self.status})"

@@ -1,11 +1,18 @@
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from . import exports
-from .models import CaptionJob, CaptionVariant, JobEvent, JobStatus, MediaKind, Transcript
+from .models import (
+    CaptionJob,
+    CaptionVariant,
+    JobStatus,
+    MediaKind,
+    SttEngine,
+    Transcript,
+)
 
 
 def caption_jobs_for_owner(*, owner) -> QuerySet[CaptionJob]:
@@ -52,6 +59,41 @@ def usage_for_owner(*, owner, since, until) -> dict:
         "jobs_completed": counts.get(JobStatus.DONE, 0),
         "jobs_failed": counts.get(JobStatus.FAILED, 0),
         "audio_seconds": round(seconds or 0.0, 3),
+        "audio_seconds_by_engine": {
+            engine: row["audio_seconds"]
+            for engine, row in stt_engine_split(since=since, until=until, owner=owner).items()
+        },
+    }
+
+
+def stt_engine_split(*, since, until, owner=None) -> dict[str, dict]:
+    """Finished jobs with sound and their audio in [since, until), per speech-to-text engine.
+
+    ``{"self_hosted": {"jobs": n, "audio_seconds": s}, "managed": {...}}``: the real split
+    the capacity planner's crossover needs, for one owner or (``owner=None``) everyone.
+    A job made before routing existed ran on the GPU queue and counts as self-hosted.
+    """
+    done = Transcript.objects.filter(job__status=JobStatus.DONE, job__finished_at__gte=since,
+                                     job__finished_at__lt=until)
+    if owner is not None:
+        done = done.filter(job__owner=owner)
+    split = {engine: {"jobs": 0, "audio_seconds": 0.0} for engine in SttEngine.values}
+    rows = done.values("job__stt_engine").annotate(n=Count("id"), s=Sum("duration_seconds"))
+    for row in rows.order_by():
+        bucket = split[row["job__stt_engine"] or SttEngine.SELF_HOSTED]
+        bucket["jobs"] += row["n"]
+        bucket["audio_seconds"] = round(bucket["audio_seconds"] + (row["s"] or 0.0), 3)
+    return split
+
+
+def caption_job_speech_to_text(*, job: CaptionJob) -> dict:
+    """Which engine transcribes (or transcribed) the job, why, and what it cost us."""
+    return {
+        "engine": job.stt_engine,
+        "reason": job.stt_route_reason,
+        "cost_micro_usd": job.stt_cost_micro_usd,
+        "cost_kind": {SttEngine.MANAGED: "stt_managed",
+                      SttEngine.SELF_HOSTED: "stt"}.get(job.stt_engine, ""),
     }
 
 
@@ -91,9 +133,10 @@ def transcript_export(*, job: CaptionJob, transcript: Transcript, fmt: str) -> t
     return body, content_type
 
 
-def queue_for_media_kind(kind: str) -> str:
-    """Jobs with sound go to the speech-to-text queue that GPU workers serve; images do not."""
-    if kind == MediaKind.IMAGE:
+def queue_for_media_kind(kind: str, stt_engine: str = "") -> str:
+    """Jobs with sound go to the speech-to-text queue that GPU workers serve; images do
+    not, nor do jobs for the managed engine (a CPU worker starts Transcribe and polls)."""
+    if kind == MediaKind.IMAGE or stt_engine == SttEngine.MANAGED:
         return settings.CAPTIONS_DEFAULT_QUEUE
     return settings.CAPTIONS_STT_QUEUE
 
@@ -102,17 +145,14 @@ def caption_jobs_waiting_by_queue(*, now=None) -> dict[str, tuple[int, float]]:
     """{queue: (jobs waiting, seconds the longest-waiting one has waited)} for every queue.
 
     A job waits since it last became queued (submitted, retried, or put back to wait for
-    its cost cap or for storage), read from its events.
+    its cost cap or for storage): ``queued_at``.
     """
     now = now or timezone.now()
-    entered = (JobEvent.objects.filter(job=OuterRef("pk"), to_status=JobStatus.QUEUED)
-               .order_by("-created_at").values("created_at")[:1])
     waiting = {settings.CAPTIONS_DEFAULT_QUEUE: [0, 0.0], settings.CAPTIONS_STT_QUEUE: [0, 0.0]}
     rows = (CaptionJob.objects.filter(status=JobStatus.QUEUED)
-            .annotate(entered_at=Subquery(entered))
-            .values_list("asset__kind", "entered_at", "created_at"))
-    for kind, entered_at, created_at in rows.iterator():
-        queue = queue_for_media_kind(kind)
+            .values_list("asset__kind", "stt_engine", "queued_at", "created_at"))
+    for kind, engine, entered_at, created_at in rows.iterator():
+        queue = queue_for_media_kind(kind, engine)
         waited = max(0.0, (now - (entered_at or created_at)).total_seconds())
         waiting[queue][0] += 1
         waiting[queue][1] = max(waiting[queue][1], waited)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -65,6 +66,11 @@ def _unavailable_as_503(doing: str):
 def media_key(*, owner_id, ext: str) -> str:
     """A new, server-generated key for an owner's media; the client's name is never used."""
     return f"media/{owner_id}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{ext}"
+
+
+def transcribe_files_prefix(*, job_id) -> str:
+    """Where the managed engine keeps a job's files (Transcribe's result, converted audio)."""
+    return f"{settings.TRANSCRIBE_OUTPUT_PREFIX}{job_id}/"
 
 
 def file_save(key: str, content) -> str:
@@ -150,3 +156,23 @@ def object_delete(key: str) -> None:
     client = _client()
     if client is not None:
         client.delete_object(Bucket=default_storage.bucket_name, Key=key)
+
+
+def prefix_delete(prefix: str) -> int:
+    """Delete every object under ``prefix`` (S3 only; nothing to do on disk). Returns how many.
+
+    Used for what the managed engine left under its job's prefix (Transcribe's result,
+    converted audio) when the job's results go.
+    """
+    client = _client()
+    if client is None or not prefix.endswith("/"):
+        return 0
+    bucket, deleted = default_storage.bucket_name, 0
+    with _unavailable_as_503("the managed engine's files were not deleted"):
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+    return deleted

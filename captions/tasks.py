@@ -30,13 +30,22 @@ logger = logging.getLogger(__name__)
     max_retries=None,
 )
 def caption_job_process(self, job_id: str, attempt_chain: str = "") -> dict:
-    # A message without a chain (sent by the outbox, or queued by an earlier release)
-    # starts one; its retries carry it, so each retry is recognised as the successor of
-    # the attempt that crashed (``caption_job_start``), and a second delivery is not.
+    return _attempt_run(self, services.caption_job_run, job_id, attempt_chain)
+
+
+def _attempt_run(task, run, job_id: str, attempt_chain: str) -> dict:
+    """Run ``run`` (an attempt, or its continuation) and retry it when it crashed.
+
+    A message without a chain (sent by the outbox, or queued by an earlier release)
+    starts one; its retries carry it, so each retry is recognised as the successor of
+    the attempt that crashed (``caption_job_start``), and a second delivery is not.
+    Returns what Celery's "Task ... succeeded" line shows: the task ran, and the job's
+    status (a failed job is logged as an error with its code when it is finished).
+    """
     chain = attempt_chain or uuid.uuid4().hex
-    token = services.caption_job_attempt_token(chain=chain, execution=self.request.retries)
+    token = services.caption_job_attempt_token(chain=chain, execution=task.request.retries)
     try:
-        job = services.caption_job_run(job_id=job_id, attempt_token=token)
+        job = run(job_id=job_id, attempt_token=token)
     except Exception as exc:
         service = outage_of(exc)
         if service is None:
@@ -47,14 +56,34 @@ def caption_job_process(self, job_id: str, attempt_chain: str = "") -> dict:
             close_old_connections()
         if services.caption_job_attempt_crashed(job_id=job_id, error=exc):
             raise task_retry_with_backoff(
-                self, exc, kwargs={**self.request.kwargs, "attempt_chain": chain}
+                task, exc, kwargs={**task.request.kwargs, "attempt_chain": chain}
             ) from exc
         return {"job_id": job_id, "status": "attempt crashed, not retried"}
-    # What Celery's "Task ... succeeded" line shows: the task ran, the job may have failed
-    # (that is logged as an error with its code when the job is finished).
     if job is None:
         return {"job_id": job_id, "status": "nothing to do"}
     return {"job_id": job_id, "status": job.status, "error_code": job.error_code}
+
+
+@shared_task(
+    bind=True,
+    name="captions.tasks.transcribe_managed_poll",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def transcribe_managed_poll(self, job_id: str, attempt_chain: str = "") -> dict:
+    """Ask Amazon Transcribe about a handed-off job; it schedules itself again while the
+    job runs, and continues the job on this worker once Transcribe has finished."""
+    if attempt_chain or services.caption_job_managed_poll(job_id=job_id):
+        # A retry (attempt_chain set) is the continuation that crashed: go on with it.
+        return _attempt_run(self, services.caption_job_resume_managed, job_id, attempt_chain)
+    return {"job_id": job_id, "status": "waiting for Amazon Transcribe"}
+
+
+@shared_task(name="captions.tasks.stt_overflow_sweep")
+def stt_overflow_sweep() -> int:
+    """Move jobs stuck in the GPU queue to the managed engine (overflow; celery beat)."""
+    return services.stt_overflow_sweep()
 
 
 def stt_worker_ready(**_kwargs) -> bool:
@@ -79,6 +108,9 @@ def stt_worker_ready(**_kwargs) -> bool:
         with open(settings.WHISPER_READY_FILE, "w") as fh:
             json.dump({"model": loaded.name, "checkpoint_sha256": loaded.checkpoint_sha256,
                        "device": loaded.device}, fh)
+    # Routing (overflow policy) sends jobs to the GPU queue only while a worker beats.
+    if settings.STT_GPU_HEARTBEAT_SECONDS > 0:
+        services.gpu_heartbeat_start(worker_id=services.gpu_worker_id())
     return True
 
 

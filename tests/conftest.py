@@ -188,3 +188,23 @@ def fake_bedrock(settings, monkeypatch):
     yield fake
     fake.stop()
     assert not fake.errors, fake.errors
+
+
+@pytest.fixture
+def fake_transcribe(settings):
+    """A local Amazon Transcribe (tests/fakes/transcribe.py) writing results to the S3 server.
+
+    The product's boto3 client signs with the suite's AWS test credentials; the fake
+    verifies the signature. Any request the fake refused fails the test at teardown.
+    """
+    from tests.fakes.transcribe import FakeTranscribe
+
+    fake = FakeTranscribe(
+        s3_endpoint=settings.AWS_S3_ENDPOINT_URL, bucket=settings.AWS_STORAGE_BUCKET_NAME,
+        region=settings.TRANSCRIBE_REGION, access_key=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+    ).start()
+    settings.TRANSCRIBE_ENDPOINT_URL = fake.url
+    yield fake
+    fake.stop()
+    assert not fake.errors, fake.errors

@@ -103,3 +103,25 @@ def test_language_list_matches_whisper():
     from captions.languages import LANGUAGES
 
     assert LANGUAGES == WHISPER_LANGUAGES
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [({"STT_ROUTING_POLICY": "cheapest"}, "STT_ROUTING_POLICY must be one of"),
+     ({"STT_ROUTING_POLICY": "overflow"}, "needs media in S3"),
+     ({"TRANSCRIBE_LANGUAGE_CODE": "english"}, "'english' is not a Transcribe language code"),
+     ({"TRANSCRIBE_LANGUAGE_OPTIONS": "en-US,fr"}, "'fr' is not a Transcribe language code")],
+)
+def test_a_wrong_speech_to_text_routing_setting_stops_the_start_with_its_reason(
+    tmp_path, env, message
+):
+    result = settings_in_subprocess("config.settings.local", env, tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_the_managed_engine_can_be_chosen_where_media_is_in_s3(tmp_path):
+    result = settings_in_subprocess("config.settings.local", {
+        "STT_ROUTING_POLICY": "managed", "AWS_STORAGE_BUCKET_NAME": "media",
+        "TRANSCRIBE_LANGUAGE_OPTIONS": "en-US,es-US"}, tmp_path)
+    assert result.returncode == 0, result.stderr

@@ -66,6 +66,10 @@ class UsageApi(APIView):
         audio_seconds = serializers.FloatField(
             help_text="Seconds of media transcribed by jobs finished in the period."
         )
+        audio_seconds_by_engine = serializers.DictField(
+            child=serializers.FloatField(),
+            help_text="The same seconds per speech-to-text engine (self_hosted, managed).",
+        )
         quotas = UsageQuotasSerializer()
 
     @extend_schema(

@@ -31,6 +31,7 @@ from captions.models import (
     JobStage,
     JobStatus,
     MediaKind,
+    SttEngine,
 )
 from config.errors import ApplicationError
 
@@ -76,6 +77,16 @@ class JobOutputSerializer(serializers.Serializer):
         output_tokens = serializers.IntegerField()
         currency = serializers.CharField()
 
+    class JobSpeechToTextSerializer(serializers.Serializer):
+        engine = serializers.ChoiceField(
+            choices=[("", "None (an image)"), *SttEngine.choices],
+            help_text="The speech-to-text engine chosen for the job.")
+        reason = serializers.CharField(help_text="Why that engine was chosen.")
+        cost_micro_usd = serializers.IntegerField(
+            help_text="What transcription cost, in millionths of a US dollar (0 until done).")
+        cost_kind = serializers.CharField(
+            help_text="The cost ledger's kind for it: stt (self-hosted), stt_managed.")
+
     class JobLinksSerializer(serializers.Serializer):
         self = serializers.URLField()
         transcript = serializers.URLField(help_text="Add the format: transcript.srt, …")
@@ -94,6 +105,7 @@ class JobOutputSerializer(serializers.Serializer):
     error = serializers.SerializerMethodField()
     timings = JobTimingsSerializer(source="*")
     cost = serializers.SerializerMethodField()
+    speech_to_text = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     @extend_schema_field(JobErrorSerializer(allow_null=True))
@@ -106,6 +118,10 @@ class JobOutputSerializer(serializers.Serializer):
     def get_cost(self, job) -> dict:
         return {"amount_micro_usd": job.cost_micro_usd, "input_tokens": job.input_tokens,
                 "output_tokens": job.output_tokens, "currency": "USD"}
+
+    @extend_schema_field(JobSpeechToTextSerializer)
+    def get_speech_to_text(self, job) -> dict:
+        return selectors.caption_job_speech_to_text(job=job)
 
     @extend_schema_field(JobLinksSerializer)
     def get_links(self, job) -> dict:

@@ -4,6 +4,8 @@
 - ``jobs``: submission, the job state machine and its lease, cancel, retry, delete;
 - ``results``: what a job's paid steps cost (model calls, the cost ledger's holds);
 - ``pipeline``: one attempt of a job through the engines;
+- ``routing``: which speech-to-text engine a job gets (policy, GPU readiness, queue age);
+- ``managed``: the managed engine (Amazon Transcribe) inside a job, and its poll;
 - ``retention``: deleting what the plans no longer keep.
 
 Callers may import the names below from ``captions.services``; each is defined once, in
@@ -40,8 +42,16 @@ from .jobs import (
     caption_job_submit_from_upload,
     caption_jobs_pending,
 )
+from .managed import (
+    caption_job_managed_poll,
+    caption_job_stt_engine_force,
+    managed_cost_micros,
+    stt_overflow_sweep,
+    transcribe_config,
+)
 from .pipeline import (
     caption_job_attempt_crashed,
+    caption_job_resume_managed,
     caption_job_run,
     caption_writer_config,
     file_transcribe,
@@ -50,6 +60,14 @@ from .pipeline import (
 )
 from .results import model_call_record, paid_step, stt_cost_micros
 from .retention import caption_retention_purge
+from .routing import (
+    gpu_heartbeat_start,
+    gpu_queue_oldest_wait_seconds,
+    gpu_worker_heartbeat,
+    gpu_worker_id,
+    gpu_workers_ready,
+    stt_route_decide,
+)
 
 __all__ = [
     "InvalidTransition", "JobCancelled", "caption_job_admission_check",
@@ -62,4 +80,8 @@ __all__ = [
     "caption_retention_purge", "caption_writer_config", "direct_upload_create",
     "direct_uploads_sweep", "file_transcribe", "media_asset_create", "media_check",
     "model_call_record", "paid_step", "stt_config", "stt_cost_micros", "stt_preload",
+    "caption_job_managed_poll", "caption_job_resume_managed", "caption_job_stt_engine_force",
+    "gpu_heartbeat_start", "gpu_queue_oldest_wait_seconds", "gpu_worker_heartbeat",
+    "gpu_worker_id", "gpu_workers_ready", "managed_cost_micros", "stt_route_decide",
+    "stt_overflow_sweep", "transcribe_config",
 ]

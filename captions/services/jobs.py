@@ -40,11 +40,12 @@ from ..models import (
     JobEvent,
     JobStage,
     JobStatus,
+    SttEngine,
     Transcript,
 )
 from ..options import caption_options_validate
 from ..selectors import queue_for_media_kind
-from . import assets
+from . import assets, routing
 from .telemetry import caption_job_finished_on_commit
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
     billing_quotas.quota_admit(user=owner, job_id=job_id,
                                media_seconds=asset.duration_seconds or 0,
                                language=clean["language"])
-    job = CaptionJob.objects.create(id=job_id, owner=owner, asset=asset, **clean)
+    job = CaptionJob.objects.create(id=job_id, owner=owner, asset=asset, **clean,
+                                    **routing.caption_job_route_fields(kind=asset.kind))
     JobEvent.objects.create(job=job, to_status=JobStatus.QUEUED, stage=job.stage, actor=owner,
                             message=message)
     outbox_send_on_commit(caption_job_message(job=job))
@@ -145,7 +147,7 @@ def caption_job_queue(*, job: CaptionJob) -> str:
     and cancellation stay one state machine; the stages around transcription are short
     next to it. The README section "Queues" explains the choice.
     """
-    return queue_for_media_kind(job.asset.kind)
+    return queue_for_media_kind(job.asset.kind, job.stt_engine)
 
 
 def caption_job_message(*, job: CaptionJob, countdown: float | None = None) -> Message:
@@ -200,6 +202,8 @@ def _transition(
         raise InvalidTransition(job, to_status)
     from_status = job.status
     job.status = to_status
+    if to_status == JobStatus.QUEUED:
+        job.queued_at = timezone.now()  # how long the queue has kept it (routing)
     for name, value in fields.items():
         setattr(job, name, value)
     job.save()
@@ -573,6 +577,9 @@ def caption_job_delete(*, job: CaptionJob, actor) -> None:
             audit_record(action=AuditAction.JOB_DELETED, target=locked, actor=actor,
                          subject_user=locked.owner, before=before, after={"deleted": True})
         asset = locked.asset
+        if locked.stt_engine == SttEngine.MANAGED:  # Transcribe's result and audio go too
+            managed_files = storage.transcribe_files_prefix(job_id=locked.pk)
+            transaction.on_commit(lambda: storage.prefix_delete(managed_files))
         locked.delete()
         if not CaptionJob.objects.filter(asset=asset).exists():
             key = asset.file.name

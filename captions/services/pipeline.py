@@ -30,7 +30,15 @@ from engines.errors import MediaRejected, PipelineError, SttModelUnavailable
 
 from .. import storage
 from ..languages import LANGUAGES
-from ..models import FINAL_STATUSES, CaptionJob, JobStage, MediaAsset, MediaKind, ModelCall
+from ..models import (
+    FINAL_STATUSES,
+    CaptionJob,
+    JobStage,
+    MediaAsset,
+    MediaKind,
+    ModelCall,
+    SttEngine,
+)
 from .jobs import (
     InvalidTransition,
     JobCancelled,
@@ -42,7 +50,9 @@ from .jobs import (
     caption_job_start,
     caption_job_storage_wait,
 )
+from .managed import ManagedHandoff, caption_job_managed_claim, managed_transcribe
 from .results import model_call_record, paid_step, stt_cost_micros
+from .routing import stt_engine_begin
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +205,19 @@ def caption_job_run(*, job_id, attempt_token: str = "") -> CaptionJob | None:
         return _caption_job_attempt(job)
 
 
+def caption_job_resume_managed(*, job_id, attempt_token: str) -> CaptionJob | None:
+    """Continue a job whose managed transcription finished: the rest of its attempt.
+
+    Called by the managed engine's poll task; ``caption_job_managed_claim`` lets one
+    execution through. Raises like ``caption_job_run``.
+    """
+    job = caption_job_managed_claim(job_id=job_id, attempt_token=attempt_token)
+    if job is None:
+        return None
+    with caption_job_lease_heartbeat(job):
+        return _caption_job_attempt(job)
+
+
 def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
     job_id = job.pk
     asset = job.asset
@@ -234,7 +257,13 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     if not has_audio:
                         image_description = "A video without sound"
                 MediaAsset.objects.filter(pk=asset.pk).update(duration_seconds=duration or None)
-            if has_audio:
+            # The engine-choice hook: the job's engine is fixed as transcription begins.
+            engine = stt_engine_begin(job=job) if has_audio else None
+            if engine == SttEngine.MANAGED:
+                with _timed(job, JobStage.TRANSCRIBING):
+                    transcript, versions["stt"] = managed_transcribe(
+                        job=job, path=path, duration=duration)
+            elif has_audio:
                 caption_job_set_stage(job=job, stage=JobStage.TRANSCRIBING, progress=20)
                 with _timed(job, JobStage.TRANSCRIBING):
                     channels = (min(audio_channels, MAX_SPLIT_CHANNELS)
@@ -309,6 +338,9 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
         )
     except JobCancelled:
         logger.info("job %s was cancelled while it ran", job_id)
+        return None
+    except ManagedHandoff:
+        logger.info("job %s: the managed engine transcribes it; a poll continues it", job_id)
         return None
     except cost_ledger.CostCapExceeded as refusal:
         return caption_job_defer(job=job, refusal=refusal)

@@ -73,3 +73,11 @@ def paid_step(*, job: CaptionJob, key: str, kind: str, amount_micros: int):
         cost_ledger.cost_reservation_release(key=key)
         raise
     cost_ledger.cost_reservation_settle(key=key, actual_micros=amount_micros)
+    if kind == "stt":
+        stt_cost_record(job=job, amount_micros=amount_micros)
+
+
+def stt_cost_record(*, job: CaptionJob, amount_micros: int) -> None:
+    """Show on the job what its transcription cost, whichever engine ran it."""
+    CaptionJob.objects.filter(pk=job.pk).update(stt_cost_micro_usd=amount_micros)
+    job.stt_cost_micro_usd = amount_micros

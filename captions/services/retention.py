@@ -11,7 +11,15 @@ from billing import selectors as billing_selectors
 from billing.plans import PLANS
 
 from .. import storage
-from ..models import FINAL_STATUSES, CaptionJob, CaptionVariant, JobStatus, MediaAsset, Transcript
+from ..models import (
+    FINAL_STATUSES,
+    CaptionJob,
+    CaptionVariant,
+    JobStatus,
+    MediaAsset,
+    SttEngine,
+    Transcript,
+)
 
 
 def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) -> dict:
@@ -57,5 +65,8 @@ def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) ->
             Transcript.objects.filter(job=job).delete()
             CaptionVariant.objects.filter(job=job).delete()
             CaptionJob.objects.filter(pk=job.pk).update(results_purged_at=now)
+        if job.stt_engine == SttEngine.MANAGED:
+            # Transcribe's own copy of the transcript goes with ours.
+            storage.prefix_delete(storage.transcribe_files_prefix(job_id=job.pk))
         results += 1
     return {"media": media, "results": results}

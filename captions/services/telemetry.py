@@ -36,8 +36,9 @@ def caption_job_finished_observe(*, job_id) -> None:
         return
     with log_context_bind(job_id=job.pk, user_id=job.owner_id):
         engine, model = _stt_labels(job)
+        queue = queue_for_media_kind(job.asset.kind, job.stt_engine)
         metrics.JOBS_FINISHED.labels(outcome=job.status, error_code=job.error_code,
-                                     queue=queue_for_media_kind(job.asset.kind)).inc()
+                                     queue=queue).inc()
         metrics.TOKENS.labels(direction="input").inc(job.input_tokens)
         metrics.TOKENS.labels(direction="output").inc(job.output_tokens)
         metrics.JOB_TOKENS.labels(direction="input").observe(job.input_tokens)

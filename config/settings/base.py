@@ -7,6 +7,7 @@ local-memory cache. Setting ``DATABASE_URL``, ``REDIS_URL`` and
 ``AWS_STORAGE_BUCKET_NAME`` switches the same code to Postgres, Redis and S3.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -527,6 +528,72 @@ OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
 TASK_RETRY_BACKOFF_BASE_SECONDS = env.float("TASK_RETRY_BACKOFF_BASE_SECONDS", default=2.0)
 TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", default=60.0)
 
+# --- Managed speech to text (Amazon Transcribe) and routing (issue 17) ---------------------
+# Which engine transcribes a job with sound, decided per job when it is created:
+# "self_hosted" (the GPU queue), "managed" (Amazon Transcribe), or "overflow": managed
+# when no GPU worker is ready or the GPU queue's oldest job has waited longer than
+# STT_OVERFLOW_QUEUE_WAIT_SECONDS, else the GPU queue. Staff can force a job's engine.
+STT_ROUTING_POLICIES = ("self_hosted", "managed", "overflow")
+STT_ROUTING_POLICY = env("STT_ROUTING_POLICY", default="self_hosted")
+STT_OVERFLOW_QUEUE_WAIT_SECONDS = env.int("STT_OVERFLOW_QUEUE_WAIT_SECONDS", default=120)
+# A GPU worker with its model loaded says so in Redis this often; it counts as ready
+# until three beats are missed (0: no heartbeat, as in the test suite).
+STT_GPU_HEARTBEAT_SECONDS = env.int("STT_GPU_HEARTBEAT_SECONDS", default=15)
+TRANSCRIBE_REGION = env("TRANSCRIBE_REGION", default=AWS_S3_REGION_NAME)
+TRANSCRIBE_ENDPOINT_URL = env("TRANSCRIBE_ENDPOINT_URL", default="")
+# Results (and audio converted for Transcribe) go under this prefix of the media bucket;
+# the worker role may write only there (infra/terraform/transcribe.tf).
+TRANSCRIBE_OUTPUT_PREFIX = env("TRANSCRIBE_OUTPUT_PREFIX", default="transcribe/")
+# A Transcribe language code ("en-US"); empty: Transcribe identifies the language,
+# among TRANSCRIBE_LANGUAGE_OPTIONS when given.
+TRANSCRIBE_LANGUAGE_CODE = env("TRANSCRIBE_LANGUAGE_CODE", default="")
+TRANSCRIBE_LANGUAGE_OPTIONS = tuple(env.list("TRANSCRIBE_LANGUAGE_OPTIONS", default=[]))
+TRANSCRIBE_VOCABULARY_NAME = env("TRANSCRIBE_VOCABULARY_NAME", default="")
+# Throttling, 5xx and connection errors: tries per call, backoff with full jitter.
+TRANSCRIBE_MAX_TRIES = env.int("TRANSCRIBE_MAX_TRIES", default=5)
+TRANSCRIBE_BACKOFF_BASE_SECONDS = env.float("TRANSCRIBE_BACKOFF_BASE_SECONDS", default=1.0)
+TRANSCRIBE_BACKOFF_MAX_SECONDS = env.float("TRANSCRIBE_BACKOFF_MAX_SECONDS", default=20.0)
+TRANSCRIBE_TIMEOUT_SECONDS = env.float("TRANSCRIBE_TIMEOUT_SECONDS", default=30.0)
+# Polls of a running Transcribe job start after the first interval and slow down to the
+# maximum (kept under half of CAPTION_JOB_LEASE_SECONDS: each poll renews the lease).
+TRANSCRIBE_POLL_FIRST_SECONDS = env.float("TRANSCRIBE_POLL_FIRST_SECONDS", default=5.0)
+TRANSCRIBE_POLL_MAX_SECONDS = env.float("TRANSCRIBE_POLL_MAX_SECONDS", default=30.0)
+# A Transcribe job still running after this long fails the caption job.
+TRANSCRIBE_JOB_TIMEOUT_SECONDS = env.int("TRANSCRIBE_JOB_TIMEOUT_SECONDS", default=2 * 60 * 60)
+# What Transcribe costs us per audio second, integer micro-dollars, through the same
+# reserve/settle ledger as every paid step. Source: AWS list price, standard batch
+# transcription, tier 1 (first 250,000 minutes a month), $0.024 a minute = 400 µ$ a
+# second, billed per second with a 15-second minimum:
+# https://aws.amazon.com/transcribe/pricing/
+TRANSCRIBE_PRICE_MICROS_PER_SECOND = env.int("TRANSCRIBE_PRICE_MICROS_PER_SECOND", default=400)
+TRANSCRIBE_PRICE_SOURCE = "https://aws.amazon.com/transcribe/pricing/"
+# Under the overflow policy, jobs already waiting too long in the GPU queue move too.
+CELERY_BEAT_SCHEDULE["stt-overflow-sweep"] = {
+    "task": "captions.tasks.stt_overflow_sweep", "schedule": 60.0,
+}
+if STT_ROUTING_POLICY not in STT_ROUTING_POLICIES:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"STT_ROUTING_POLICY must be one of {', '.join(STT_ROUTING_POLICIES)}, "
+        f"not {STT_ROUTING_POLICY!r}."
+    )
+for _code in (TRANSCRIBE_LANGUAGE_CODE, *TRANSCRIBE_LANGUAGE_OPTIONS):
+    if _code and not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", _code):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"{_code!r} is not a Transcribe language code: use the form en-US "
+            "(TRANSCRIBE_LANGUAGE_CODE, TRANSCRIBE_LANGUAGE_OPTIONS)."
+        )
+if STT_ROUTING_POLICY != "self_hosted" and not AWS_STORAGE_BUCKET_NAME:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"STT_ROUTING_POLICY={STT_ROUTING_POLICY} needs media in S3 "
+        "(AWS_STORAGE_BUCKET_NAME): Amazon Transcribe reads recordings from the bucket."
+    )
+
 # --- Operations: the capacity planner (operations/capacity.py, issue 15) -------------------
 # Throughput comes from bench/stt.py's stored results; prices are list prices with their
 # source (us-east-1, on-demand, Linux, as listed when written: check before relying on
@@ -547,11 +614,11 @@ CAPACITY_GPU_TYPES = {
             "gpus_per_instance": 1, "micros_per_hour": 89_250, "source": _EC2_PRICES},
     **env.json("CAPACITY_GPU_TYPES_JSON", default={}),
 }
-CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE = env.int("CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE",
-                                                default=24_000)
+# The managed alternative is priced as the managed engine is charged (above).
+CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE = TRANSCRIBE_PRICE_MICROS_PER_SECOND * 60
 CAPACITY_TRANSCRIBE_MIN_SECONDS = 15
 CAPACITY_TRANSCRIBE_SOURCE = (
-    "https://aws.amazon.com/transcribe/pricing/ (batch, standard, US East, first 250,000 "
-    "minutes a month: $0.024 a minute, billed by the second with a 15-second minimum)")
+    f"{TRANSCRIBE_PRICE_SOURCE} (batch, standard, US East, first 250,000 minutes a month: "
+    "$0.024 a minute, billed by the second with a 15-second minimum)")
 CAPACITY_BEDROCK_SOURCE = (
     "https://aws.amazon.com/bedrock/pricing/ (the LLM_PRICES row of BEDROCK_MODEL_ID)")

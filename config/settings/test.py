@@ -58,3 +58,13 @@ WEBHOOKS_BACKOFF_MAX_SECONDS = 1.0
 WEBHOOKS_TIMEOUT_SECONDS = 5.0
 API_THROTTLE_READ_RATE = "100000/min"
 API_THROTTLE_WRITE_RATE = "100000/min"
+
+# --- Managed speech to text (issue 17) ---------------------------------------------------
+# The suite's fake Transcribe answers at once; polls and retries come in milliseconds.
+TRANSCRIBE_BACKOFF_BASE_SECONDS = 0.01
+TRANSCRIBE_BACKOFF_MAX_SECONDS = 0.05
+TRANSCRIBE_POLL_FIRST_SECONDS = 0.05
+TRANSCRIBE_POLL_MAX_SECONDS = 0.2
+TRANSCRIBE_TIMEOUT_SECONDS = 5.0
+# Tests write GPU heartbeats themselves: a model loaded in a test must not beat for ever.
+STT_GPU_HEARTBEAT_SECONDS = 0

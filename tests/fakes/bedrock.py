@@ -115,12 +115,17 @@ def _sign(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
-def verify_sigv4(fake: FakeBedrock, method: str, raw_path: str, headers, body: bytes) -> None:
-    """Recompute the SigV4 signature the way AWS does and compare."""
+def verify_sigv4(fake, method: str, raw_path: str, headers, body: bytes, *,
+                 service: str = "bedrock") -> None:
+    """Recompute the SigV4 signature the way AWS does and compare.
+
+    ``fake`` needs ``region``, ``access_key`` and ``secret_key``; ``service`` is the
+    credential scope's service (``bedrock``, ``transcribe``).
+    """
     auth = AUTH.match(headers.get("Authorization", ""))
     if not auth:
         raise AccessDenied(f"no SigV4 Authorization header: {headers.get('Authorization')!r}")
-    if auth["service"] != "bedrock" or auth["region"] != fake.region:
+    if auth["service"] != service or auth["region"] != fake.region:
         raise ScriptError(f"credential scope is {auth['region']}/{auth['service']}")
     if auth["key"] != fake.access_key:
         raise AccessDenied(f"unknown access key {auth['key']}")
