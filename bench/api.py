@@ -217,7 +217,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
-        [harness.PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+        [harness.PYTHON, "-m", "gunicorn", "bench.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", str(args.workers), "--worker-class", "sync", "--backlog", "2048",
          "--timeout", "60"],
         cwd=harness.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -366,6 +366,8 @@ STRIPE_PRICE_STUDIO_OVERAGE = env("STRIPE_PRICE_STUDIO_OVERAGE", default="")
 STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="audio_overage_seconds")
 # How long a past-due subscription keeps its paid limits while Stripe retries the card.
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
+# How long a user's plan stays in the cache; any subscription change drops it at once.
+BILLING_PLAN_CACHE_SECONDS = env.int("BILLING_PLAN_CACHE_SECONDS", default=300)
 # A cost reservation not settled within this time (its worker died) is released by the
 # sweeper. It must exceed the longest paid call (LLM_TIMEOUT_SECONDS x LLM_MAX_TRIES).
 BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)

@@ -5,16 +5,15 @@ broker, S3 through django-storages, throttles, the quota ledger); the benchmark
 processes set the required variables and point S3 at a moto server on 127.0.0.1. Two
 things differ, each so that a load generator measures the code instead of a limit:
 
-* the throttles' rates and the Studio plan's jobs per hour are raised out of reach
-  (both are still checked on every request, with the same queries);
+* the throttles' rates are raised out of reach (still checked on every request), and
+  ``bench.harness.raise_plan_limits`` (run by ``bench/wsgi.py`` and the benchmark
+  processes) does the same for the Studio plan's jobs per hour;
 * with ``BENCH_INSTANT_ENGINES=true`` (the pipeline benchmark) the worker's engines
   are swapped for instant ones (``captions.services.pipeline`` reads
   ``CAPTIONS_INSTANT_ENGINES``), so a job costs only its bookkeeping.
 
 Never used by tests or deployments.
 """
-
-import dataclasses
 
 from .production import *  # noqa: F401,F403
 from .production import env
@@ -25,12 +24,3 @@ CAPTIONS_INSTANT_ENGINES = env.bool("BENCH_INSTANT_ENGINES", default=False)
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
            "root": {"level": "WARNING", "handlers": ["stderr"]}}
-
-
-def _raise_studio_rate() -> None:
-    from billing import plans
-
-    plans.PLANS["studio"] = dataclasses.replace(plans.STUDIO, jobs_per_hour=10_000_000)
-
-
-_raise_studio_rate()
