@@ -57,7 +57,7 @@ def _recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def prepare(*, name: str, instant_engines: bool = False) -> dict:
+def prepare(*, name: str) -> dict:
     """Environment, fresh database, migrations, S3 server; returns the child environment."""
     db_url = os.environ.get("BENCH_DATABASE_URL",
                             f"postgres://postgres@127.0.0.1:5432/cg_bench_{name}")
@@ -76,7 +76,6 @@ def prepare(*, name: str, instant_engines: bool = False) -> dict:
         "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
         "CAPTION_WRITER": "local",
         "CONN_MAX_AGE": "600",
-        "BENCH_INSTANT_ENGINES": "true" if instant_engines else "false",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     os.environ.update(env)

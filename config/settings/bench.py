@@ -8,19 +8,17 @@ things differ, each so that a load generator measures the code instead of a limi
 * the throttles' rates are raised out of reach (still checked on every request), and
   ``bench.harness.raise_plan_limits`` (run by ``bench/wsgi.py`` and the benchmark
   processes) does the same for the Studio plan's jobs per hour;
-* with ``BENCH_INSTANT_ENGINES=true`` (the pipeline benchmark) the worker's engines
-  are swapped for instant ones (``captions.services.pipeline`` reads
-  ``CAPTIONS_INSTANT_ENGINES``), so a job costs only its bookkeeping.
+* the pipeline benchmark's worker (``bench/worker.py``) swaps ffprobe, ffmpeg and
+  Whisper for instant functions in its own process, so a job costs only its
+  bookkeeping; the product's code has no switch for it.
 
 Never used by tests or deployments.
 """
 
 from .production import *  # noqa: F401,F403
-from .production import env
 
 API_THROTTLE_READ_RATE = "10000000/min"
 API_THROTTLE_WRITE_RATE = "10000000/min"
-CAPTIONS_INSTANT_ENGINES = env.bool("BENCH_INSTANT_ENGINES", default=False)
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
            "root": {"level": "WARNING", "handlers": ["stderr"]}}
