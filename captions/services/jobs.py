@@ -184,16 +184,25 @@ def caption_jobs_pending(*, cutoff: datetime, now: datetime) -> list[Message]:
 
 @transaction.atomic
 def _transition(
-    job_id, to_status: str, *, actor=None, message: str = "", **fields
+    job_id, to_status: str, *, actor=None, message: str = "", locked: CaptionJob | None = None,
+    **fields
 ) -> CaptionJob:
-    job = CaptionJob.objects.select_for_update().get(pk=job_id)
+    """Move a job to ``to_status`` under its row lock, with its event and quota hold.
+
+    ``locked``: the job's row as already locked (``select_for_update``) by the caller in
+    this transaction, so it is not read and locked a second time.
+    """
+    if locked is not None and locked.pk == job_id and transaction.get_connection().in_atomic_block:
+        job = locked
+    else:
+        job = CaptionJob.objects.select_for_update().get(pk=job_id)
     if to_status not in ALLOWED_TRANSITIONS[job.status]:
         raise InvalidTransition(job, to_status)
     from_status = job.status
     job.status = to_status
     for name, value in fields.items():
         setattr(job, name, value)
-    job.save()
+    job.save(update_fields=["status", *fields, "updated_at"])
     JobEvent.objects.create(
         job=job, from_status=from_status, to_status=to_status, stage=job.stage,
         actor=actor, message=message[:2000],
@@ -240,7 +249,9 @@ def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
     """
     now = timezone.now()
     with transaction.atomic():
-        job = CaptionJob.objects.select_for_update().filter(pk=job_id).first()
+        # The asset and owner come with it: the attempt reads both (the lock is the job's).
+        job = (CaptionJob.objects.select_for_update(of=("self",))
+               .select_related("asset", "owner").filter(pk=job_id).first())
         if job is None or job.status in FINAL_STATUSES:
             return None
         takeover = False
@@ -266,6 +277,7 @@ def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
         return _transition(
             job.pk,
             JobStatus.PROCESSING,
+            locked=job,
             attempts=job.attempts + 1,
             stage=JobStage.PROBING,
             progress=5,
@@ -527,7 +539,7 @@ def caption_job_complete(
         )
         # In the same transaction: a job is in the usage ledger exactly when it is done.
         billing_services.usage_record_job(
-            user=done.owner, job_id=done.pk,
+            user=job.owner, job_id=done.pk,
             audio_seconds=duration_seconds if transcript is not None else 0,
         )
         _job_event_publish(job=done, event_type=OutboundEventType.JOB_COMPLETED)

@@ -196,7 +196,9 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     has_audio, has_video = info.has_audio, info.has_video
                     if not has_audio:
                         image_description = "A video without sound"
-                MediaAsset.objects.filter(pk=asset.pk).update(duration_seconds=duration or None)
+                if asset.duration_seconds != (duration or None):
+                    MediaAsset.objects.filter(pk=asset.pk).update(
+                        duration_seconds=duration or None)
             if has_audio:
                 caption_job_set_stage(job=job, stage=JobStage.TRANSCRIBING, progress=20)
                 with _timed(job, JobStage.TRANSCRIBING):
