@@ -98,9 +98,9 @@ def _seed(n_jobs: int) -> dict:
 
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection
     from django.utils import timezone
+    from django.utils.module_loading import import_string
 
     from captions.models import CaptionJob, JobStage, JobStatus, MediaAsset
 
@@ -133,7 +133,7 @@ def _seed(n_jobs: int) -> dict:
         cur.execute(
             "UPDATE captions_captionjob SET created_at = finished_at - interval '40 seconds'")
         cur.execute("ANALYZE")
-    session = SessionStore()
+    session = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()

@@ -66,7 +66,7 @@ def job_detail(request, job_id):
 @login_required
 @require_GET
 def job_status(request, job_id):
-    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    job = selectors.caption_job_status_for_owner(owner=request.user, job_id=job_id)
     return JsonResponse(
         {
             "id": str(job.pk),

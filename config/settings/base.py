@@ -275,6 +275,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Sessions stay in PostgreSQL and are read through the cache: a page's status poll
+# does not query the session table (with the cache down, reads fall back to the table).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- Security defaults that hold everywhere ----------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
