@@ -83,8 +83,10 @@ def _wav_bytes(size: int) -> bytes:
 
 
 def _multipart(wav: bytes) -> bytes:
+    # fresh: always a real submission (stored and queued), never the result cache.
     parts = [
         f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"tone\"\r\n\r\ncasual\r\n",
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"fresh\"\r\n\r\ntrue\r\n",
         f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
         f"filename=\"bench.wav\"\r\nContent-Type: audio/wav\r\n\r\n",
     ]

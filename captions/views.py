@@ -34,7 +34,8 @@ def job_new(request):
         if form.is_valid():
             try:
                 job = services.caption_job_submit(
-                    owner=request.user, upload=form.cleaned_data["file"], options=form.options()
+                    owner=request.user, upload=form.cleaned_data["file"],
+                    options=form.options(), fresh=form.cleaned_data["fresh"],
                 )
             except ApplicationError as exc:
                 status = form_show_error(form, exc)

@@ -90,6 +90,11 @@ class JobOutputSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=JobStage.choices)
     progress = serializers.IntegerField(min_value=0, max_value=100, help_text="Percent.")
     attempts = serializers.IntegerField()
+    reused_from = serializers.UUIDField(
+        source="reused_from_id", allow_null=True,
+        help_text="Set when this job was answered from the result cache: the earlier job "
+        "(same file, same options) whose transcript and captions it copies, at no charge.",
+    )
     options = CaptionOptionsOutputSerializer(source="*")
     media = JobMediaSerializer(source="*")
     error = serializers.SerializerMethodField()
@@ -144,6 +149,7 @@ def _jobs_data(request, jobs) -> list[dict]:
             "stage": job.stage,
             "progress": int(job.progress),
             "attempts": int(job.attempts),
+            "reused_from": None if job.reused_from_id is None else str(job.reused_from_id),
             "options": caption_options_output(job),
             "media": {
                 "kind": asset.kind,
@@ -196,6 +202,12 @@ class JobListCreateApi(APIView):
         file = serializers.FileField(
             help_text="Audio, video or an image, up to the plan's size limit.",
         )
+        fresh = serializers.BooleanField(
+            required=False, default=False,
+            help_text="Run the job even if the same file was captioned with the same "
+            "options before. Otherwise that earlier result is returned at once, at no "
+            "charge, as a finished job whose `reused_from` names the earlier job.",
+        )
 
     class Pagination(CreatedCursorPagination):
         pass
@@ -230,7 +242,7 @@ class JobListCreateApi(APIView):
         data.is_valid(raise_exception=True)
         job = services.caption_job_submit(
             owner=request.user, upload=data.validated_data["file"],
-            options=data.validated_data["options"],
+            options=data.validated_data["options"], fresh=data.validated_data["fresh"],
         )
         return Response(_job_data(request, job), status=status.HTTP_201_CREATED,
                         headers={"Location": _api_url(request, job)})

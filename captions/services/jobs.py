@@ -41,7 +41,8 @@ from ..models import (
     Transcript,
 )
 from ..options import caption_options_validate
-from . import assets
+from ..uploads import clean_original_name
+from . import assets, reuse
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,11 @@ def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
     return job
 
 
-def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
+def caption_job_submit(*, owner, upload, options: dict, fresh: bool = False) -> CaptionJob:
     """Check the options, the file and the quotas; store the upload; create and queue the job.
+
+    The same file (by content) with the same options as one of the owner's finished jobs
+    is answered from that job's results at no charge (``reuse``), unless ``fresh``.
 
     Raises ApplicationError: 400 for bad options (naming each), what
     ``assets.media_check`` raises for the file, 429 over a quota (checked before the
@@ -97,6 +101,14 @@ def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     clean = caption_options_validate(options)
     with assets.upload_local_path(upload) as path:
         checked = assets.media_check(owner=owner, size=upload.size, path=path)
+    source = None if fresh else reuse.caption_job_reusable(
+        owner=owner, sha256=checked.sha256, clean=clean)
+    if source is not None:
+        with transaction.atomic():
+            job = reuse.caption_job_reuse(owner=owner, source=source,
+                                          original_name=clean_original_name(upload.name or ""))
+            _job_event_publish(job=job, event_type=OutboundEventType.JOB_COMPLETED)
+        return job
     caption_job_admission_check(owner=owner, media_seconds=checked.duration_seconds,
                                 language=clean["language"])
     asset = assets.media_asset_store(owner=owner, upload=upload, checked=checked)
