@@ -4,7 +4,8 @@
 - ``jobs``: submission, the job state machine and its lease, cancel, retry, delete;
 - ``results``: what a job's paid steps cost (model calls, the cost ledger's holds);
 - ``pipeline``: one attempt of a job through the engines;
-- ``retention``: deleting what the plans no longer keep.
+- ``retention``: deleting what the plans no longer keep;
+- ``reuse``: the result cache (the same file and options answered from an earlier job).
 
 Callers may import the names below from ``captions.services``; each is defined once, in
 its module.
