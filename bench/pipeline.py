@@ -1,7 +1,7 @@
 """Jobs through the real worker with instant engines, against an empty task's round trip.
 
     python bench/pipeline.py            # 2,000 jobs, 300 paced at 70% of capacity
-    python bench/pipeline.py --quick    # 300 jobs, 100 paced (under three minutes)
+    python bench/pipeline.py --quick    # 200 jobs, 60 paced (under three minutes)
 
 Production settings on loopback (``config.settings.bench``; PostgreSQL database
 ``cg_bench_pipeline``, Redis db 12, cleared; a moto S3 server), one Studio customer,
@@ -12,11 +12,12 @@ file check, S3, the quota ledger, the outbox).
 
 1. ceiling: N empty tasks (``bench.empty``) sent at once; tasks per second from the
    first to the last one run;
-2. capacity: N jobs submitted in one transaction, so their messages reach the broker
-   together when it commits; completed jobs per second from the first start to the
-   last finish, with the SQL statements, row locks and commits per job counted in the
+2. capacity: N jobs submitted (from ``--submitters`` threads) while the worker does not
+   consume the job queue (Celery's ``cancel_consumer``), then released at once
+   (``add_consumer``); completed jobs per second from the first start to the last
+   finish, with the SQL statements, row locks and commits per job counted in the
    worker;
-3. latency: M jobs submitted one by one at 70% of the measured capacity; submit-to-done
+3. latency: M jobs submitted at 70% of the measured capacity; submit-to-done
    time (from the submit call's return to the job's ``finished_at``) p50/p95, less the
    instant engines' own time (none), is the pipeline's overhead.
 
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,6 +65,23 @@ def _submit(user, i: int):
     return services.caption_job_submit(owner=user, upload=upload, options={})
 
 
+def _submit_many(user, indices, *, threads: int) -> list:
+    """Submit jobs from ``threads`` threads (each its own connection): ffprobe runs in
+    parallel, so the benchmark's own submitting does not take longer than the run."""
+    from django.db import connection
+
+    chunks = [list(indices)[k::threads] for k in range(threads)]
+
+    def run(chunk):
+        try:
+            return [_submit(user, i).pk for i in chunk]
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        return [pk for part in pool.map(run, chunks) for pk in part]
+
+
 def _wait(predicate, *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -84,9 +103,10 @@ def main() -> None:
     parser.add_argument("--paced", type=int)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--load", type=float, default=0.7, help="share of capacity, phase 3")
+    parser.add_argument("--submitters", type=int, default=4, help="submitting threads")
     args = parser.parse_args()
-    n = args.jobs or (300 if args.quick else 2000)
-    m = args.paced or (100 if args.quick else 300)
+    n = args.jobs or (200 if args.quick else 2000)
+    m = args.paced or (60 if args.quick else 300)
 
     print(f"# machine: {harness.machine()}", flush=True)
     os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -94,7 +114,6 @@ def main() -> None:
     import redis
     from celery import current_app
     from django.conf import settings
-    from django.db import transaction
 
     from captions.models import CaptionJob, JobStatus
 
@@ -127,12 +146,15 @@ def main() -> None:
         ceiling = (n - 1) / (times[-1] - times[0])
         print(f"ceiling   {ceiling:8.1f} empty tasks/s ({n} tasks)", flush=True)
 
-        # 2. Capacity: N jobs released together.
-        client.delete(COUNTERS)
+        # 2. Capacity: N jobs queued while the worker does not consume, then released.
+        stt_queue = settings.CAPTIONS_STT_QUEUE
+        current_app.control.cancel_consumer(stt_queue, reply=True, timeout=10)
         started = time.perf_counter()
-        with transaction.atomic():
-            ids = [_submit(user, i).pk for i in range(n)]
-        print(f"# submitted {n} jobs in {time.perf_counter() - started:.0f} s", flush=True)
+        ids = _submit_many(user, range(n), threads=args.submitters)
+        print(f"# submitted {n} jobs in {time.perf_counter() - started:.0f} s "
+              f"({args.submitters} threads)", flush=True)
+        client.delete(COUNTERS)
+        current_app.control.add_consumer(stt_queue, reply=True, timeout=10)
         _wait(lambda: _final_count(ids) == n, timeout=1800, what="the jobs")
         jobs = list(CaptionJob.objects.filter(pk__in=ids).values_list(
             "status", "started_at", "finished_at"))
@@ -150,15 +172,17 @@ def main() -> None:
 
         # 3. Latency at a share of capacity.
         rate = args.load * capacity
-        paced = []
         t0 = time.perf_counter()
-        for i in range(m):
-            due = t0 + i / rate
-            pause = due - time.perf_counter()
+
+        def paced_submit(i):
+            pause = t0 + i / rate - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
             job = _submit(user, n + i)
-            paced.append((job.pk, time.time()))
+            return job.pk, time.time()
+
+        with ThreadPoolExecutor(args.submitters) as pool:
+            paced = list(pool.map(paced_submit, range(m)))
         _wait(lambda: _final_count([p for p, _ in paced]) == m, timeout=600,
               what="the paced jobs")
         finished = dict(CaptionJob.objects.filter(pk__in=[p for p, _ in paced])
