@@ -14,6 +14,11 @@ and a moto S3 server, seeds a Studio customer with an API key, a browser session
 * ``status`` ``GET /jobs/<id>/status.json`` with the session cookie (the page's poll);
 * ``upload`` ``POST /api/v1/jobs/`` with a 1 MB WAV: checked, stored in S3, queued.
 
+Besides requests/s it measures the CPU time each request costs the gunicorn workers and
+the PostgreSQL backends serving them (from /proc), and the same share computed from
+CPU time ("CPU ratio"): the machine these run on is shared, and CPU per request does
+not move when other work takes the processors away, where requests/s does.
+
 Each round runs every endpoint once (alternating, so drift hits them all alike). For
 each endpoint it prints requests/s and p50/p95/p99 latency (medians over rounds) and
 the ratio of its requests/s to the bare view's in the same round (median over rounds).
@@ -176,6 +181,65 @@ def _wrk(url: str, script: str, *, seconds: float, connections: int) -> dict:
     return data
 
 
+def _children(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _db_backends(db_url: str) -> list[int]:
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                            (name,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def _cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each process has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, and those of waited-for children (ffprobe, for uploads).
+        out[pid] = sum(int(f) for f in fields[11:15]) / tick
+    return out
+
+
+class CpuMeter:
+    """CPU time of the gunicorn workers, the database backends serving them and this
+    process (the moto S3 server), per request: unlike requests/s, it does not change
+    when other work on the machine takes the CPU away (the machine is shared)."""
+
+    def __init__(self, server_pid: int, db_url: str):
+        self.server_pid, self.db_url = server_pid, db_url
+
+    def start(self):
+        self.web = _cpu(_children(self.server_pid))
+        self.db = _cpu(_db_backends(self.db_url))
+        self.own = os.times()
+
+    def stop(self, requests: int) -> dict:
+        web, db, own = _cpu(list(self.web)), _cpu(list(self.db)), os.times()
+        per = 1000 / max(1, requests)
+        return {
+            "web_cpu_ms": per * sum(web[p] - self.web[p] for p in web),
+            "db_cpu_ms": per * sum(db[p] - self.db[p] for p in db),
+            "s3_cpu_ms": per * (own.user + own.system - self.own.user - self.own.system),
+        }
+
+
 def _wait_up(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -233,13 +297,18 @@ def main() -> None:
             Path(scripts[e]).write_text(_lua(e, seed, str(body)))
         for e in endpoints:  # warm-up: connections, imports, caches, query plans
             _wrk(url, scripts[e], seconds=2, connections=args.connections)
+        meter = CpuMeter(server.pid, env["DATABASE_URL"])
         for r in range(rounds):
             for e in endpoints:
+                meter.start()
                 res = _wrk(url, scripts[e], seconds=seconds, connections=args.connections)
+                res.update(meter.stop(res["requests"]))
                 results[e].append(res)
                 p = res["percentiles_ms"]
                 print(f"round {r + 1} {e:7s} {res['rps']:8.1f} req/s  p50 {p['50']:7.1f} ms"
                       f"  p95 {p['95']:7.1f} ms  p99 {p['99']:7.1f} ms"
+                      f"  CPU/request web {res['web_cpu_ms']:.2f} db {res['db_cpu_ms']:.2f}"
+                      f" s3 {res['s3_cpu_ms']:.2f} ms"
                       f"  non-2xx {res['non2xx']}  errors {res['errors'] + res['timeouts']}",
                       flush=True)
     finally:
@@ -252,7 +321,8 @@ def main() -> None:
 
     summary = {}
     print(f"\n{'endpoint':8s} {'req/s':>9s} {'ratio':>7s} {'p50 ms':>8s} {'p95 ms':>8s}"
-          f" {'p99 ms':>8s} {'p99/bare':>8s}")
+          f" {'p99 ms':>8s} {'p99/bare':>8s} {'web CPU ms':>10s} {'db CPU ms':>9s}"
+          f" {'CPU ratio':>9s}")
     bare = results["bare"]
     for e in endpoints:
         rs = results[e]
@@ -262,10 +332,18 @@ def main() -> None:
         row = {"rps": harness.median([r["rps"] for r in rs]), "ratio": ratio,
                "p50": harness.median([r["percentiles_ms"]["50"] for r in rs]),
                "p95": harness.median([r["percentiles_ms"]["95"] for r in rs]),
-               "p99": harness.median([r["percentiles_ms"]["99"] for r in rs]), "p99x": p99x}
+               "p99": harness.median([r["percentiles_ms"]["99"] for r in rs]), "p99x": p99x,
+               "web_cpu_ms": harness.median([r["web_cpu_ms"] for r in rs]),
+               "db_cpu_ms": harness.median([r["db_cpu_ms"] for r in rs])}
+        # The bare view's CPU per request over this endpoint's: the requests/s share the
+        # endpoint would get on an otherwise idle machine where the web tier is the limit.
+        row["cpu_ratio"] = harness.median([
+            (b["web_cpu_ms"] + b["db_cpu_ms"]) / max(1e-9, r["web_cpu_ms"] + r["db_cpu_ms"])
+            for r, b in zip(rs, bare, strict=True)])
         summary[e] = row
         print(f"{e:8s} {row['rps']:9.1f} {100 * ratio:6.1f}% {row['p50']:8.1f} "
-              f"{row['p95']:8.1f} {row['p99']:8.1f} {p99x:7.1f}x")
+              f"{row['p95']:8.1f} {row['p99']:8.1f} {p99x:7.1f}x {row['web_cpu_ms']:10.2f}"
+              f" {row['db_cpu_ms']:9.2f} {100 * row['cpu_ratio']:8.1f}%")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"machine": harness.machine(), "rounds": rounds, "seconds": seconds,
