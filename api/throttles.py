@@ -53,14 +53,26 @@ class _ApiKeyThrottle(BaseThrottle):
         self._wait = (window + 1) * self.duration - now
         counter = f"w{window}:{key}"
         try:
-            count = cache.incr(counter)
-        except ValueError:  # the window's first request
-            cache.add(counter, 0, timeout=self.duration + 1)
-            count = cache.incr(counter)
+            count = self._count(counter)
         except Exception:  # noqa: BLE001 - fail open, as the cache does
             logger.warning("API throttle not counted: the cache did not answer", exc_info=True)
             return True
         return count is None or count <= self.num_requests
+
+    def _count(self, counter: str) -> int | None:
+        """This window's requests so far, this one included; None if the cache lost it."""
+        try:
+            return cache.incr(counter)
+        except ValueError:  # the window's first request (or a racing first one)
+            pass
+        if cache.add(counter, 1, timeout=self.duration + 1):
+            return 1
+        try:
+            return cache.incr(counter)
+        except ValueError:
+            # add() said taken but the key is gone: the cache is failing (it grants add()
+            # while Redis does not answer, config/cache.py). Fail open.
+            return None
 
     def wait(self) -> float:
         return self._wait

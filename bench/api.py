@@ -181,42 +181,6 @@ def _wrk(url: str, script: str, *, seconds: float, connections: int) -> dict:
     return data
 
 
-def _children(parent: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def _db_backends(db_url: str) -> list[int]:
-    import psycopg
-
-    name = db_url.rsplit("/", 1)[1]
-    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
-                            (name,)).fetchall()
-    return [r[0] for r in rows]
-
-
-def _cpu(pids: list[int]) -> dict[int, float]:
-    """CPU seconds (user + system) each process has used so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # utime, stime, and those of waited-for children (ffprobe, for uploads).
-        out[pid] = sum(int(f) for f in fields[11:15]) / tick
-    return out
-
-
 class CpuMeter:
     """CPU time of the gunicorn workers, the database backends serving them and this
     process (the moto S3 server), per request: unlike requests/s, it does not change
@@ -226,12 +190,12 @@ class CpuMeter:
         self.server_pid, self.db_url = server_pid, db_url
 
     def start(self):
-        self.web = _cpu(_children(self.server_pid))
-        self.db = _cpu(_db_backends(self.db_url))
+        self.web = harness.cpu(harness.children(self.server_pid))
+        self.db = harness.cpu(harness.db_backends(self.db_url))
         self.own = os.times()
 
     def stop(self, requests: int) -> dict:
-        web, db, own = _cpu(list(self.web)), _cpu(list(self.db)), os.times()
+        web, db, own = harness.cpu(list(self.web)), harness.cpu(list(self.db)), os.times()
         per = 1000 / max(1, requests)
         return {
             "web_cpu_ms": per * sum(web[p] - self.web[p] for p in web),

@@ -155,3 +155,39 @@ def pct(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return pct(values, 50)
+
+
+def children(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def db_backends(db_url: str) -> list[int]:
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                            (name,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each process has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, and those of waited-for children (ffprobe, for uploads).
+        out[pid] = sum(int(f) for f in fields[11:15]) / tick
+    return out

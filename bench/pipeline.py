@@ -21,7 +21,12 @@ file check, S3, the quota ledger, the outbox).
    time (from the submit call's return to the job's ``finished_at``) p50/p95, less the
    instant engines' own time (none), is the pipeline's overhead.
 
-Last line: ``RESULT jobs_per_s=… ceiling_ratio=… overhead_p50_ms=… queries_per_job=…``.
+The CPU time of the worker's processes and of the database backends serving them is
+read from /proc for phases 1 and 2: CPU per job against CPU per empty task is a share
+that holds on a machine shared with other work, where tasks/s do not.
+
+Last line: ``RESULT jobs_per_s=… ceiling_ratio=… overhead_p50_ms=… queries_per_job=…``
+(and ``cpu_ratio=…``, ``job_cpu_ms=…``).
 """
 
 from __future__ import annotations
@@ -82,6 +87,33 @@ def _submit_many(user, indices, *, threads: int) -> list:
         return [pk for part in pool.map(run, chunks) for pk in part]
 
 
+class CpuMeter:
+    """CPU seconds used by the worker (its processes, with their children) and by the
+    PostgreSQL backends of the benchmark's database other than this process's own: a
+    figure per task that holds on a machine shared with other work."""
+
+    def __init__(self, worker_pid: int, db_url: str):
+        from django.db import connection
+
+        connection.ensure_connection()
+        self.own_backend = connection.connection.info.backend_pid
+        self.worker_pid, self.db_url = worker_pid, db_url
+
+    def _pids(self):
+        return ([self.worker_pid, *harness.children(self.worker_pid)],
+                [p for p in harness.db_backends(self.db_url) if p != self.own_backend])
+
+    def start(self) -> None:
+        web, db = self._pids()
+        self.before = {**harness.cpu(web), **harness.cpu(db)}
+
+    def stop(self, tasks: int) -> float:
+        web, db = self._pids()
+        after = {**harness.cpu(web), **harness.cpu(db)}
+        used = sum(seconds - self.before.get(pid, 0.0) for pid, seconds in after.items())
+        return 1000 * used / max(1, tasks)
+
+
 def _wait(predicate, *, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -138,13 +170,17 @@ def main() -> None:
                              f"{list(bad.values('status', 'error_message'))}")
 
         # 1. Ceiling: empty tasks.
+        meter = CpuMeter(worker.pid, env["DATABASE_URL"])
         client.delete(EMPTY_TIMES)
+        meter.start()
         for _ in range(n):
             current_app.send_task("bench.empty", queue="bench")
         _wait(lambda: client.llen(EMPTY_TIMES) >= n, timeout=300, what="the empty tasks")
         times = sorted(float(t) for t in client.lrange(EMPTY_TIMES, 0, -1))
         ceiling = (n - 1) / (times[-1] - times[0])
-        print(f"ceiling   {ceiling:8.1f} empty tasks/s ({n} tasks)", flush=True)
+        empty_cpu = meter.stop(n)
+        print(f"ceiling   {ceiling:8.1f} empty tasks/s ({n} tasks), {empty_cpu:.2f} ms CPU each",
+              flush=True)
 
         # 2. Capacity: N jobs queued while the worker does not consume, then released.
         stt_queue = settings.CAPTIONS_STT_QUEUE
@@ -154,8 +190,10 @@ def main() -> None:
         print(f"# submitted {n} jobs in {time.perf_counter() - started:.0f} s "
               f"({args.submitters} threads)", flush=True)
         client.delete(COUNTERS)
+        meter.start()
         current_app.control.add_consumer(stt_queue, reply=True, timeout=10)
         _wait(lambda: _final_count(ids) == n, timeout=1800, what="the jobs")
+        job_cpu = meter.stop(n)
         jobs = list(CaptionJob.objects.filter(pk__in=ids).values_list(
             "status", "started_at", "finished_at"))
         done = sum(1 for s, _, _ in jobs if s == JobStatus.DONE)
@@ -168,7 +206,9 @@ def main() -> None:
         print(f"capacity  {capacity:8.1f} jobs/s ({done}/{n} done)  "
               f"{100 * capacity / ceiling:.1f}% of the ceiling", flush=True)
         print(f"per job   {per_job['queries']:.1f} SQL statements, {per_job['locks']:.1f} row "
-              f"locks, {per_job['commits']:.1f} commits", flush=True)
+              f"locks, {per_job['commits']:.1f} commits; {job_cpu:.1f} ms CPU (worker and "
+              f"database), {100 * empty_cpu / job_cpu:.1f}% of it for an empty task",
+              flush=True)
 
         # 3. Latency at a share of capacity.
         rate = args.load * capacity
@@ -202,7 +242,8 @@ def main() -> None:
         log.close()
     print(f"# worker log: {log.name}")
     print(f"RESULT jobs_per_s={capacity:.1f} ceiling_ratio={capacity / ceiling:.4f} "
-          f"overhead_p50_ms={p50:.1f} queries_per_job={per_job['queries']:.1f}")
+          f"overhead_p50_ms={p50:.1f} queries_per_job={per_job['queries']:.1f} "
+          f"cpu_ratio={empty_cpu / job_cpu:.4f} job_cpu_ms={job_cpu:.1f}")
 
 
 if __name__ == "__main__":
