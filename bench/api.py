@@ -181,6 +181,19 @@ def _wrk(url: str, script: str, *, seconds: float, connections: int) -> dict:
     return data
 
 
+def _settle(server_pid: int, timeout: float = 10.0) -> None:
+    """Wait until the gunicorn workers are idle: requests still running when wrk stopped
+    (an upload, its ffprobe) must not be billed to the next endpoint."""
+    deadline = time.monotonic() + timeout
+    before = harness.cpu(harness.children(server_pid))
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = harness.cpu(harness.children(server_pid))
+        if sum(now.values()) - sum(before.values()) < 0.02:
+            return
+        before = now
+
+
 class CpuMeter:
     """CPU time of the gunicorn workers, the database backends serving them and this
     process (the moto S3 server), per request: unlike requests/s, it does not change
@@ -264,6 +277,7 @@ def main() -> None:
         meter = CpuMeter(server.pid, env["DATABASE_URL"])
         for r in range(rounds):
             for e in endpoints:
+                _settle(server.pid)
                 meter.start()
                 res = _wrk(url, scripts[e], seconds=seconds, connections=args.connections)
                 res.update(meter.stop(res["requests"]))
