@@ -549,6 +549,7 @@ def caption_job_complete(
             stage_seconds=job.stage_seconds,
             finished_at=timezone.now(),
         )
+        done.owner = job.owner  # the same row: the ledger and the event need not read it
         # In the same transaction: a job is in the usage ledger exactly when it is done.
         billing_services.usage_record_job(
             user=job.owner, job_id=done.pk,
