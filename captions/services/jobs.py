@@ -204,7 +204,7 @@ def _transition(
     ``locked``: the job's row as already locked (``select_for_update``) by the caller in
     this transaction, so it is not read and locked a second time.
     """
-    if locked is not None and locked.pk == job_id and transaction.get_connection().in_atomic_block:
+    if locked is not None and locked.pk == job_id:
         job = locked
     else:
         job = CaptionJob.objects.select_for_update().get(pk=job_id)
