@@ -1,19 +1,36 @@
-"""Per-key request rates for the API, kept in the Django cache."""
+"""Per-key request rates for the API, kept in the Django cache.
+
+A fixed window per key: one counter per ``duration`` (``600/min`` → a minute), raised
+with the cache's atomic ``incr``. It costs one round trip to Redis for any rate, where
+DRF's ``SimpleRateThrottle`` reads and writes back the list of every request time in
+the window (600 timestamps pickled both ways at the default read rate). A client may
+send up to twice the rate across a window boundary; the rates are set with that in mind.
+"""
+
+import logging
+import time
 
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
-class _ApiKeyThrottle(SimpleRateThrottle):
+class _ApiKeyThrottle(BaseThrottle):
     """A per-key request rate kept in the Django cache (Redis wherever REDIS_URL is set).
 
-    Requests with a session are counted per user, on their own bucket.
+    Requests with a session are counted per user, on their own bucket. While the cache
+    does not answer, requests go through (``config/cache.py``).
     """
 
+    scope = ""
     setting = ""
 
-    def get_rate(self):
-        return getattr(settings, self.setting)
+    def __init__(self):
+        self.num_requests, self.duration = SimpleRateThrottle.parse_rate(
+            None, getattr(settings, self.setting))
+        self._wait = 0.0
 
     def get_cache_key(self, request, view):
         if not self.applies(request):
@@ -26,6 +43,39 @@ class _ApiKeyThrottle(SimpleRateThrottle):
 
     def applies(self, request) -> bool:
         return True
+
+    def allow_request(self, request, view) -> bool:
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        self._wait = (window + 1) * self.duration - now
+        counter = f"w{window}:{key}"
+        try:
+            count = self._count(counter)
+        except Exception:  # noqa: BLE001 - fail open, as the cache does
+            logger.warning("API throttle not counted: the cache did not answer", exc_info=True)
+            return True
+        return count is None or count <= self.num_requests
+
+    def _count(self, counter: str) -> int | None:
+        """This window's requests so far, this one included; None if the cache lost it."""
+        try:
+            return cache.incr(counter)
+        except ValueError:  # the window's first request (or a racing first one)
+            pass
+        if cache.add(counter, 1, timeout=self.duration + 1):
+            return 1
+        try:
+            return cache.incr(counter)
+        except ValueError:
+            # add() said taken but the key is gone: the cache is failing (it grants add()
+            # while Redis does not answer, config/cache.py). Fail open.
+            return None
+
+    def wait(self) -> float:
+        return self._wait
 
 
 class ApiReadThrottle(_ApiKeyThrottle):

@@ -44,19 +44,23 @@ def _refusal(*, user, limits, media_seconds: float, language: str,
              now: datetime) -> ApplicationError | None:
     """Why one more job of ``media_seconds`` does not fit the user's plan now, or None."""
     plan = limits.plan.name
-    recent = list(
-        JobAdmission.objects.filter(user=user, admitted_at__gt=now - timedelta(hours=1))
-        .order_by("-admitted_at").values_list("admitted_at", flat=True)[: limits.jobs_per_hour]
-    )
-    if len(recent) >= limits.jobs_per_hour:
-        retry_after = max(1, math.ceil((recent[-1] + timedelta(hours=1) - now).total_seconds()))
+    allowed = limits.jobs_per_hour
+    recent = JobAdmission.objects.filter(user=user, admitted_at__gt=now - timedelta(hours=1))
+    # Counted up to the limit in the database (not fetched): the check costs the same
+    # however high the plan's limit is.
+    used = recent.order_by()[:allowed].count() if allowed > 0 else 0
+    if used >= allowed:
+        # The admission that leaves the window first to make room for one more.
+        oldest = (recent.order_by("-admitted_at").values_list("admitted_at", flat=True)
+                  [allowed - 1] if allowed > 0 else now)
+        retry_after = max(1, math.ceil((oldest + timedelta(hours=1) - now).total_seconds()))
         return ApplicationError(
-            f"You have submitted {len(recent)} jobs in the last hour; the {plan} plan allows "
+            f"You have submitted {used} jobs in the last hour; the {plan} plan allows "
             f"{limits.jobs_per_hour} an hour. You can submit again in "
             f"{format_duration(retry_after)}.",
             code="jobs_per_hour_exceeded", status=429,
             details={"limit": "jobs_per_hour", "allowed": limits.jobs_per_hour,
-                     "used": len(recent), "retry_after_seconds": retry_after},
+                     "used": used, "retry_after_seconds": retry_after},
             headers={"Retry-After": str(retry_after)},
         )
     if not limits.overage_allowed:

@@ -16,10 +16,12 @@ Every plan limit is also capped by the server's hard ceilings
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
@@ -32,6 +34,8 @@ from .models import (
     UsageRecord,
 )
 from .plans import FREE, Plan, plan_get
+
+logger = logging.getLogger(__name__)
 
 GRANTING_STATUSES = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
 
@@ -115,9 +119,50 @@ def subscription_granting(*, user, now: datetime | None = None) -> Subscription 
     return None
 
 
+def _plan_cache_key(user_id) -> str:
+    return f"billing:plan:{user_id}"
+
+
+def plan_cache_forget(*, user_id) -> None:
+    """Drop the cached plan of a user; called whenever one of their subscriptions changes."""
+    cache.delete(_plan_cache_key(user_id))
+
+
 def plan_for_user(*, user, now: datetime | None = None) -> Plan:
+    """The plan the user is on at ``now``: read on every API request and upload.
+
+    Kept in the Django cache as (plan code, valid until) for up to
+    ``BILLING_PLAN_CACHE_SECONDS``, so the subscriptions are read once per user per
+    period instead of on every request. "Valid until" is when the granting
+    subscription stops granting (period end after a cancellation, end of the past-due
+    grace), so a fallback to Free still happens at its moment; any change to a
+    subscription row drops the entry (``billing.signals``).
+    """
+    if user is None or not getattr(user, "pk", None):
+        return FREE
+    now = now or timezone.now()
+    key = _plan_cache_key(user.pk)
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage falls back to the database
+        cached = None
+    if cached is not None:
+        code, valid_from, valid_until = cached
+        plan = plan_get(code)
+        if plan is not None and valid_from <= now.timestamp() < valid_until:
+            return plan
     sub = subscription_granting(user=user, now=now)
-    return plan_get(sub.plan_code) if sub else FREE
+    plan = plan_get(sub.plan_code) if sub else FREE
+    ttl = settings.BILLING_PLAN_CACHE_SECONDS
+    until = subscription_paid_until(subscription=sub) if sub else None
+    valid_until = now.timestamp() + ttl
+    if until is not None:
+        valid_until = min(valid_until, until.timestamp())
+    try:
+        cache.set(key, (plan.code, now.timestamp(), valid_until), timeout=ttl)
+    except Exception:  # noqa: BLE001 - the answer stands; the next read tries again
+        logger.debug("could not cache the plan of user %s", user.pk, exc_info=True)
+    return plan
 
 
 def plan_limits(*, plan: Plan) -> PlanLimits:

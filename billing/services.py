@@ -429,11 +429,14 @@ def usage_record_job(*, user, job_id, audio_seconds: float) -> UsageRecord | Non
     seconds = math.ceil(audio_seconds or 0)
     if seconds <= 0:
         return None
-    billing_account_get_or_create(user=user)
     with transaction.atomic():
         # One writer per account: concurrent jobs see each other's usage when splitting
-        # included minutes from overage.
-        account = BillingAccount.objects.select_for_update().get(user=user)
+        # included minutes from overage. (Every customer with a job has an account: the
+        # quota ledger creates it when the job is admitted.)
+        account = BillingAccount.objects.select_for_update().filter(user=user).first()
+        if account is None:
+            billing_account_get_or_create(user=user)
+            account = BillingAccount.objects.select_for_update().get(user=user)
         existing = UsageRecord.objects.filter(job_id=job_id).first()
         if existing is not None:
             return existing

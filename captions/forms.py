@@ -59,6 +59,12 @@ class CaptionJobForm(forms.Form):
         super().__init__(*args, **kwargs)
         for option in OPTIONS:
             self.fields[option.name] = _form_field(option)
+        # Last on the form: not a caption option, but whether an earlier result may answer.
+        self.fields["fresh"] = forms.BooleanField(
+            label="Run again even if this file was captioned with these options before",
+            help_text="Otherwise the earlier result is shown at once, at no charge.",
+            required=False, initial=False,
+        )
 
     def options(self) -> dict:
         """The caption options as sent, for the submission service to check."""

@@ -184,6 +184,11 @@ class CaptionJob(models.Model):
     attempt_token = models.CharField(max_length=64, blank=True)
     # Set when the transcript and captions were deleted under the plan's result retention.
     results_purged_at = models.DateTimeField(null=True, blank=True)
+    # Set when the job was answered from the result cache: the earlier job (same owner,
+    # same file by content, same options) whose transcript and captions it copies.
+    reused_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reused_by"
+    )
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
     # Speech to text: the engine chosen, why, and when it began (then it is fixed).

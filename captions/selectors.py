@@ -24,6 +24,16 @@ def caption_job_get_for_owner(*, owner, job_id) -> CaptionJob:
     return get_object_or_404(caption_jobs_for_owner(owner=owner), pk=job_id)
 
 
+STATUS_FIELDS = ("id", "owner_id", "status", "stage", "progress", "progress_eta_at",
+                 "error_message")
+
+
+def caption_job_status_for_owner(*, owner, job_id) -> CaptionJob:
+    """The few fields a page's status poll shows, or Http404 (as ``caption_job_get_for_owner``)."""
+    return get_object_or_404(
+        CaptionJob.objects.filter(owner=owner).only(*STATUS_FIELDS), pk=job_id)
+
+
 def caption_job_transcript(*, job: CaptionJob) -> Transcript | None:
     return Transcript.objects.filter(job=job).first()
 

@@ -35,7 +35,8 @@ def job_new(request):
         if form.is_valid():
             try:
                 job = services.caption_job_submit(
-                    owner=request.user, upload=form.cleaned_data["file"], options=form.options()
+                    owner=request.user, upload=form.cleaned_data["file"],
+                    options=form.options(), fresh=form.cleaned_data["fresh"],
                 )
             except ApplicationError as exc:
                 status = form_show_error(form, exc)
@@ -67,7 +68,7 @@ def job_detail(request, job_id):
 @login_required
 @require_GET
 def job_status(request, job_id):
-    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    job = selectors.caption_job_status_for_owner(owner=request.user, job_id=job_id)
     return JsonResponse(
         {
             "id": str(job.pk),

@@ -1,7 +1,8 @@
 """The Django cache on Redis, failing open: nothing in it is worth failing a request for.
 
 The cache holds request-rate counters (the API's throttles, allauth's login limits) and
-the readiness probe's key; sessions, idempotency records and money live in PostgreSQL.
+the readiness probe's key, and copies of sessions (``cached_db``); sessions, idempotency
+records and money live in PostgreSQL.
 While Redis is down every call answers as if the key were absent (django-redis's
 ``IGNORE_EXCEPTIONS``), each failure is logged (``DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS``),
 and requests go on unthrottled rather than failing.

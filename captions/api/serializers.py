@@ -73,3 +73,17 @@ class CaptionOptionsOutputSerializer(serializers.Serializer):
 
     def get_fields(self):
         return {option.name: _output_field(option) for option in OPTIONS}
+
+
+# One field instance per option, built once: what the serializer above renders, without
+# building a serializer (and deep-copying its fields) for every job on a page.
+_OPTION_OUTPUT_FIELDS = tuple((option.name, _output_field(option)) for option in OPTIONS)
+
+
+def caption_options_output(job) -> dict:
+    """``CaptionOptionsOutputSerializer(job).data``, as a plain dict and without the build."""
+    out = {}
+    for name, field in _OPTION_OUTPUT_FIELDS:
+        value = getattr(job, name)
+        out[name] = None if value is None else field.to_representation(value)
+    return out

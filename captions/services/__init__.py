@@ -6,7 +6,8 @@
 - ``pipeline``: one attempt of a job through the engines;
 - ``routing``: which speech-to-text engine a job gets (policy, GPU readiness, queue age);
 - ``managed``: the managed engine (Amazon Transcribe) inside a job, and its poll;
-- ``retention``: deleting what the plans no longer keep.
+- ``retention``: deleting what the plans no longer keep;
+- ``reuse``: the result cache (the same file and options answered from an earlier job).
 
 Callers may import the names below from ``captions.services``; each is defined once, in
 its module.
@@ -22,7 +23,6 @@ from .jobs import (
     InvalidTransition,
     JobCancelled,
     caption_job_admission_check,
-    caption_job_attempt_token,
     caption_job_cancel,
     caption_job_complete,
     caption_job_defer,
@@ -30,17 +30,20 @@ from .jobs import (
     caption_job_enqueue,
     caption_job_event_data,
     caption_job_fail,
-    caption_job_lease_heartbeat,
-    caption_job_lease_renew,
     caption_job_message,
     caption_job_queue,
     caption_job_retry,
     caption_job_set_stage,
-    caption_job_start,
     caption_job_storage_wait,
     caption_job_submit,
     caption_job_submit_from_upload,
     caption_jobs_pending,
+)
+from .lease import (
+    caption_job_attempt_token,
+    caption_job_lease_heartbeat,
+    caption_job_lease_renew,
+    caption_job_start,
 )
 from .managed import (
     caption_job_managed_poll,

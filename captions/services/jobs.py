@@ -9,18 +9,15 @@ task is sent through the outbox once the job's rows are committed; a job left qu
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from billing import cost_ledger
 from billing import quotas as billing_quotas
 from billing import services as billing_services
 from billing.cost_ledger import CostCapExceeded
@@ -45,7 +42,8 @@ from ..models import (
 )
 from ..options import caption_options_validate
 from ..selectors import queue_for_media_kind
-from . import assets, routing
+from ..uploads import clean_original_name
+from . import assets, reuse, routing
 from .telemetry import caption_job_finished_on_commit
 
 logger = logging.getLogger(__name__)
@@ -92,8 +90,11 @@ def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
     return job
 
 
-def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
+def caption_job_submit(*, owner, upload, options: dict, fresh: bool = False) -> CaptionJob:
     """Check the options, the file and the quotas; store the upload; create and queue the job.
+
+    The same file (by content) with the same options as one of the owner's finished jobs
+    is answered from that job's results at no charge (``reuse``), unless ``fresh``.
 
     Raises ApplicationError: 400 for bad options (naming each), what
     ``assets.media_check`` raises for the file, 429 over a quota (checked before the
@@ -103,6 +104,14 @@ def caption_job_submit(*, owner, upload, options: dict) -> CaptionJob:
     clean = caption_options_validate(options)
     with assets.upload_local_path(upload) as path:
         checked = assets.media_check(owner=owner, size=upload.size, path=path)
+    source = None if fresh else reuse.caption_job_reusable(
+        owner=owner, sha256=checked.sha256, clean=clean)
+    if source is not None:
+        with transaction.atomic():
+            job = reuse.caption_job_reuse(owner=owner, source=source,
+                                          original_name=clean_original_name(upload.name or ""))
+            _job_event_publish(job=job, event_type=OutboundEventType.JOB_COMPLETED)
+        return job
     caption_job_admission_check(owner=owner, media_seconds=checked.duration_seconds,
                                 language=clean["language"])
     asset = assets.media_asset_store(owner=owner, upload=upload, checked=checked)
@@ -195,18 +204,27 @@ STAFF_AUDITED = {JobStatus.QUEUED: AuditAction.JOB_RETRIED,
 
 @transaction.atomic
 def _transition(
-    job_id, to_status: str, *, actor=None, message: str = "", audited: bool = True, **fields
+    job_id, to_status: str, *, actor=None, message: str = "", audited: bool = True,
+    locked: CaptionJob | None = None, **fields
 ) -> CaptionJob:
-    job = CaptionJob.objects.select_for_update().get(pk=job_id)
+    """Move a job to ``to_status`` under its row lock, with its event and quota hold.
+
+    ``locked``: the job's row as already locked (``select_for_update``) by the caller in
+    this transaction, so it is not read and locked a second time.
+    """
+    if locked is not None and locked.pk == job_id:
+        job = locked
+    else:
+        job = CaptionJob.objects.select_for_update().get(pk=job_id)
     if to_status not in ALLOWED_TRANSITIONS[job.status]:
         raise InvalidTransition(job, to_status)
     from_status = job.status
     job.status = to_status
     if to_status == JobStatus.QUEUED:
-        job.queued_at = timezone.now()  # how long the queue has kept it (routing)
+        fields.setdefault("queued_at", timezone.now())  # how long the queue has kept it
     for name, value in fields.items():
         setattr(job, name, value)
-    job.save()
+    job.save(update_fields=["status", *fields, "updated_at"])
     JobEvent.objects.create(
         job=job, from_status=from_status, to_status=to_status, stage=job.stage,
         actor=actor, message=message[:2000],
@@ -224,128 +242,6 @@ def _transition(
                      subject_user=job.owner, before={"status": from_status},
                      after={"status": to_status})
     return job
-
-
-def caption_job_attempt_token(*, chain: str, execution: int) -> str:
-    """The token of one execution of a job's task: the ``execution``-th run of one message
-    and its retries (``chain``, made up by the message's first execution)."""
-    return f"{chain}:{execution}"
-
-
-def _retry_of_crashed_attempt(*, held: str, claim: str) -> bool:
-    """True when ``claim`` is a later execution of the chain that holds the lease.
-
-    A task is retried only after its attempt raised, so a later execution of the same
-    chain means the holder's code has exited: the lease it left is stale. A second
-    delivery of the same message (the same execution) or another message's execution
-    (another chain) is not: the holder may be running.
-    """
-    held_chain, _, held_n = held.rpartition(":")
-    claim_chain, _, claim_n = claim.rpartition(":")
-    return (bool(held_chain) and held_chain == claim_chain and held_n.isdigit()
-            and claim_n.isdigit() and int(claim_n) > int(held_n))
-
-
-def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
-    """Claim a job for a worker attempt. Returns None when there is nothing to do.
-
-    A redelivered job whose worker died (its lease ran out) starts a new attempt; after
-    CAPTION_JOB_MAX_ATTEMPTS attempts it fails with a reason instead. A delivery that
-    finds a live lease is a duplicate (the broker's visibility timeout passed while the
-    job ran): it does nothing, so a job never runs on two workers at once. The one
-    exception is the task's own retry after its attempt crashed (``attempt_token`` a
-    later execution of the lease holder's chain): that attempt has stopped, so its retry
-    takes over at once instead of waiting minutes for the lease to run out.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        job = CaptionJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status in FINAL_STATUSES:
-            return None
-        takeover = False
-        if (job.status == JobStatus.PROCESSING and job.lease_expires_at
-                and job.lease_expires_at > now):
-            takeover = _retry_of_crashed_attempt(held=job.attempt_token, claim=attempt_token)
-            if not takeover:
-                logger.warning("job %s is running elsewhere until %s; duplicate delivery "
-                               "ignored", job.pk, job.lease_expires_at)
-                return None
-            logger.warning("job %s: attempt %s crashed; its retry takes over", job.pk,
-                           job.attempts)
-        if job.attempts >= settings.CAPTION_JOB_MAX_ATTEMPTS:
-            caption_job_fail(
-                job_id=job.pk,
-                code="too_many_attempts",
-                message=(
-                    f"Processing stopped unexpectedly {job.attempts} times, so the job was "
-                    "stopped. Retry it, and contact support if it fails again."
-                ),
-            )
-            return None
-        return _transition(
-            job.pk,
-            JobStatus.PROCESSING,
-            attempts=job.attempts + 1,
-            stage=JobStage.PROBING,
-            progress=5,
-            started_at=now,
-            lease_expires_at=now + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS),
-            attempt_token=attempt_token,
-            error_code="",
-            error_message="",
-            stage_seconds={},
-            message=(f"Attempt {job.attempts + 1} started"
-                     + (f" (attempt {job.attempts} stopped unexpectedly)" if takeover else "")),
-        )
-
-
-def caption_job_lease_renew(*, job_id, attempt_token: str | None = None) -> bool:
-    """Extend the running job's lease, and its cost reservations' expiry with it.
-
-    False when the job is no longer processing, or (given ``attempt_token``) no longer
-    held by that attempt: a crashed attempt's heartbeat never renews its successor's lease.
-    """
-    jobs = CaptionJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING)
-    if attempt_token is not None:
-        jobs = jobs.filter(attempt_token=attempt_token)
-    renewed = bool(jobs.update(
-        lease_expires_at=timezone.now() + timedelta(seconds=settings.CAPTION_JOB_LEASE_SECONDS)
-    ))
-    if renewed:
-        cost_ledger.cost_reservations_extend(job_id=job_id)
-    return renewed
-
-
-@contextmanager
-def caption_job_lease_heartbeat(job: CaptionJob):
-    """Renew the job's lease from a background thread while the attempt runs."""
-    stop = threading.Event()
-    interval = max(settings.CAPTION_JOB_LEASE_SECONDS / 3, 0.05)
-
-    def beat():
-        try:
-            while not stop.wait(interval):
-                try:
-                    if not caption_job_lease_renew(job_id=job.pk,
-                                                   attempt_token=job.attempt_token):
-                        return
-                except (OperationalError, InterfaceError) as exc:
-                    # The database is not answering: keep beating on a fresh connection.
-                    # A heartbeat that died here would let the lease run out under a
-                    # live attempt, and the sweep would start a second one beside it.
-                    logger.warning("job %s: lease not renewed, the database is not "
-                                   "answering (%s)", job.pk, exc)
-                    connection.close()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"lease-{job.pk}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 def caption_job_set_stage(*, job: CaptionJob, stage: str, progress: int,
@@ -546,9 +442,10 @@ def caption_job_complete(
             stage_seconds=job.stage_seconds,
             finished_at=timezone.now(),
         )
+        done.owner = job.owner  # the same row: the ledger and the event need not read it
         # In the same transaction: a job is in the usage ledger exactly when it is done.
         billing_services.usage_record_job(
-            user=done.owner, job_id=done.pk,
+            user=job.owner, job_id=done.pk,
             audio_seconds=duration_seconds if transcript is not None else 0,
         )
         _job_event_publish(job=done, event_type=OutboundEventType.JOB_COMPLETED)

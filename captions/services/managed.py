@@ -50,11 +50,13 @@ from ..models import (
     SttEngine,
 )
 from .jobs import (
-    _retry_of_crashed_attempt,
     caption_job_fail,
-    caption_job_lease_renew,
     caption_job_message,
     caption_job_set_stage,
+)
+from .lease import (
+    _retry_of_crashed_attempt,
+    caption_job_lease_renew,
 )
 from .results import stt_cost_record
 

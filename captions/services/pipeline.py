@@ -45,10 +45,12 @@ from .jobs import (
     caption_job_complete,
     caption_job_defer,
     caption_job_fail,
-    caption_job_lease_heartbeat,
     caption_job_set_stage,
-    caption_job_start,
     caption_job_storage_wait,
+)
+from .lease import (
+    caption_job_lease_heartbeat,
+    caption_job_start,
 )
 from .managed import ManagedHandoff, caption_job_managed_claim, managed_transcribe
 from .results import model_call_record, paid_step, stt_cost_micros
@@ -256,7 +258,9 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     audio_channels = info.audio_channels
                     if not has_audio:
                         image_description = "A video without sound"
-                MediaAsset.objects.filter(pk=asset.pk).update(duration_seconds=duration or None)
+                if asset.duration_seconds != (duration or None):
+                    MediaAsset.objects.filter(pk=asset.pk).update(
+                        duration_seconds=duration or None)
             # The engine-choice hook: the job's engine is fixed as transcription begins.
             engine = stt_engine_begin(job=job) if has_audio else None
             if engine == SttEngine.MANAGED:

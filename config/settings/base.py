@@ -296,6 +296,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Sessions stay in PostgreSQL and are read through the cache: a page's status poll
+# does not query the session table (with the cache down, reads fall back to the table).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- Security defaults that hold everywhere ----------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -405,6 +409,8 @@ STRIPE_PRICE_STUDIO_OVERAGE = env("STRIPE_PRICE_STUDIO_OVERAGE", default="")
 STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="audio_overage_seconds")
 # How long a past-due subscription keeps its paid limits while Stripe retries the card.
 BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
+# How long a user's plan stays in the cache; any subscription change drops it at once.
+BILLING_PLAN_CACHE_SECONDS = env.int("BILLING_PLAN_CACHE_SECONDS", default=300)
 # A cost reservation not settled within this time (its worker died) is released by the
 # sweeper. It must exceed the longest paid call (LLM_TIMEOUT_SECONDS x LLM_MAX_TRIES).
 BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)

@@ -159,3 +159,20 @@ def test_docs_and_schema_are_served(client):
     assert b"/api/v1/jobs/{job_id}/transcript.{export_format}" in schema.content
     assert client.get("/api/docs/").status_code == 200
     assert client.get("/api/redoc/").status_code == 200
+
+
+def test_a_throttle_whose_counter_the_cache_loses_lets_the_request_through(
+        settings, user, make_key, monkeypatch):
+    """The cache grants add() while Redis does not answer (config/cache.py) but keeps
+    nothing: the throttle must not turn that into a 500."""
+    from django.core.cache import cache
+
+    settings.API_THROTTLE_READ_RATE = "3/min"
+    client = bearer_client(make_key(user)[1])
+
+    def incr(*args, **kwargs):
+        raise ValueError("Key not found")
+
+    monkeypatch.setattr(cache, "incr", incr)
+    monkeypatch.setattr(cache, "add", lambda *args, **kwargs: False)
+    assert [client.get("/api/v1/usage/").status_code for _ in range(4)] == [200] * 4

@@ -50,3 +50,40 @@ def test_a_user_without_a_subscription_gets_free_limits(user):
     assert limits.max_upload_bytes == FREE.max_upload_bytes
     assert not limits.has(Feature.API)
     assert selectors.plan_limits_for_user(user=None).plan is FREE
+
+
+def test_the_plan_is_cached_and_forgotten_when_a_subscription_changes(user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.selectors import plan_for_user
+    from tests.factories import SubscriptionFactory
+
+    assert plan_for_user(user=user).code == "free"
+    with CaptureQueriesContext(connection) as queries:
+        assert plan_for_user(user=user).code == "free"
+    assert len(queries) == 0  # read from the cache
+
+    sub = SubscriptionFactory(user=user, plan_code="studio")
+    assert plan_for_user(user=user).code == "studio"
+    sub.status = "canceled"
+    sub.save()
+    assert plan_for_user(user=user).code == "free"
+    sub.delete()
+    SubscriptionFactory(user=user, plan_code="creator")
+    assert plan_for_user(user=user).code == "creator"
+
+
+def test_a_cached_plan_ends_when_its_subscription_stops_granting(user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.selectors import plan_for_user
+    from tests.factories import SubscriptionFactory
+
+    end = timezone.now() + timedelta(days=2)
+    SubscriptionFactory(user=user, plan_code="creator", cancel_at_period_end=True,
+                        current_period_end=end)
+    assert plan_for_user(user=user).code == "creator"  # cached until the period's end
+    assert plan_for_user(user=user, now=end + timedelta(seconds=1)).code == "free"
