@@ -179,8 +179,11 @@ def wait_final(job_ids, timeout=90) -> list[CaptionJob]:
 
 
 def submit_via_api(api, shared_media, name="jfk.flac"):
+    # A fresh run each time: the same file with the same options would otherwise be
+    # answered from the result cache once an earlier job has finished.
     response = api.post("/api/v1/jobs/", {"file": SimpleUploadedFile(
-        name, (shared_media / name).read_bytes()), **OPTIONS}, format="multipart")
+        name, (shared_media / name).read_bytes()), **OPTIONS, "fresh": "true"},
+        format="multipart")
     assert response.status_code == 201, response.content
     return response.json()["id"]
 
