@@ -193,7 +193,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": 300,
-            "object_parameters": {"ServerSideEncryption": "AES256"},
+            # No ServerSideEncryption header: objects take the bucket's default
+            # encryption (the project's KMS key in infra/), which a forced AES256 overrode.
             # A refusing or stalled endpoint fails in seconds, after a bounded number of tries.
             "client_config": Config(
                 connect_timeout=env.int("AWS_S3_CONNECT_TIMEOUT", default=5),
