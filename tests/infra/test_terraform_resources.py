@@ -60,3 +60,13 @@ def test_images_run_as_a_non_root_user(name):
     final_stage = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM")):]
     users = [line.split()[1] for line in final_stage if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0"}
+
+
+def test_transcribe_is_limited_to_its_jobs_region_and_bucket_prefix(resources):
+    policy = str(resources["aws_iam_role_policy.transcribe"]["policy"])
+    assert "transcribe:StartTranscriptionJob" in policy
+    assert "transcribe:GetTranscriptionJob" in policy
+    assert "transcribe:*" not in policy and '"*"' not in policy
+    assert "transcription-job/cg-*" in policy and "${var.region}" in policy
+    assert "aws:RequestedRegion" in policy
+    assert "${var.media_bucket_arn}/${var.transcribe_output_prefix}*" in policy
