@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.infra.commands import settings_env_names
 from tests.infra.terraform import (
     COMPUTE,
     fake_interpolations,
@@ -97,6 +98,13 @@ def test_gpu_worker_waits_for_its_model_and_downloads_nothing(tasks):
     assert gpu["environment"]["WHISPER_READY_FILE"]
     ecs_tf = (COMPUTE / "ecs.tf").read_text()
     assert f'test -f {gpu["environment"]["WHISPER_READY_FILE"]}' in ecs_tf
+
+
+def test_every_name_a_task_is_given_is_read_by_the_settings(tasks):
+    # A misspelt name (DATABSE_HOST) would be ignored, and the setting left at its default.
+    given = {name for containers in tasks.values() for c in containers
+             for name in (*c["environment"], *c["secrets"])}
+    assert given - settings_env_names() == set()
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,7 @@ module "stack" {
   gpu_on_demand_base         = 0
   gpu_on_demand_percent      = 0
   max_spend_per_hour_usd     = 10
+  web_deployment_config      = "CodeDeployDefault.ECSAllAtOnce"
 }
 
 variable "region" {

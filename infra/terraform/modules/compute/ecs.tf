@@ -241,13 +241,14 @@ resource "aws_ecs_service" "web" {
     container_port   = 8000
   }
   health_check_grace_period_seconds = 60
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
+  # Blue/green with a canary through CodeDeploy (deploy.tf), which owns the task set.
+  deployment_controller {
+    type = "CODE_DEPLOY"
   }
   lifecycle {
-    # Autoscaling owns the count after the first apply.
-    ignore_changes = [desired_count]
+    # Autoscaling owns the count; CodeDeploy moves the service between the two target
+    # groups and onto new task definitions.
+    ignore_changes = [desired_count, task_definition, load_balancer]
   }
 }
 

@@ -39,3 +39,15 @@ output "task_network" {
     security_groups = [var.app_security_group_id]
   }
 }
+
+output "web_task_definition_arn" {
+  description = "The revision Terraform registered; the deploy hands it to CodeDeploy."
+  value       = aws_ecs_task_definition.web.arn
+}
+
+output "web_codedeploy" {
+  value = {
+    application      = aws_codedeploy_app.web.name
+    deployment_group = aws_codedeploy_deployment_group.web.deployment_group_name
+  }
+}

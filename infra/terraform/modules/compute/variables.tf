@@ -151,6 +151,12 @@ variable "web_max" {
   default = 10
 }
 
+variable "web_deployment_config" {
+  description = "CodeDeploy's traffic shift for web: a canary in production, all at once elsewhere."
+  type        = string
+  default     = "CodeDeployDefault.ECSCanary10Percent5Minutes"
+}
+
 variable "web_requests_per_target" {
   description = "Requests per minute per web task that the request-count policy holds."
   type        = number

@@ -66,6 +66,7 @@ module "compute" {
   gpu_max                = var.gpu_max
   gpu_on_demand_base     = var.gpu_on_demand_base
   gpu_on_demand_percent  = var.gpu_on_demand_percent
+  web_deployment_config  = var.web_deployment_config
 }
 
 module "edge" {

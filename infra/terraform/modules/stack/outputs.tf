@@ -59,3 +59,11 @@ output "vpc_endpoints" {
 output "alarm_topic_arn" {
   value = module.alarms.topic_arn
 }
+
+output "web_task_definition_arn" {
+  value = module.compute.web_task_definition_arn
+}
+
+output "web_codedeploy" {
+  value = module.compute.web_codedeploy
+}

@@ -104,3 +104,8 @@ variable "gpu_on_demand_percent" {
 variable "max_spend_per_hour_usd" {
   type = number
 }
+
+variable "web_deployment_config" {
+  type    = string
+  default = "CodeDeployDefault.ECSCanary10Percent5Minutes"
+}
