@@ -191,7 +191,7 @@ resource "aws_cloudwatch_metric_alarm" "gpu_workers_not_ready" {
 # (all users), published with the queue metrics.
 resource "aws_cloudwatch_metric_alarm" "spend_per_hour" {
   alarm_name          = "${var.name}-spend-per-hour"
-  alarm_description   = "Spend this hour passed $${var.max_spend_per_hour_usd}."
+  alarm_description   = "Spend this hour passed ${var.max_spend_per_hour_usd} USD."
   namespace           = var.metrics_namespace
   metric_name         = "SpendMicrosThisHour"
   dimensions          = local.app

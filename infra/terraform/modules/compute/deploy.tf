@@ -92,15 +92,17 @@ resource "aws_codedeploy_deployment_group" "web" {
 # Alarms that stop a web deployment and roll it back (the alarms module pages people;
 # these watch the same signals on a shorter fuse, during deployments).
 resource "aws_cloudwatch_metric_alarm" "deployment" {
+  # The replacement tasks land in whichever target group is not live, so both are watched.
   for_each = {
-    target-5xx = { metric = "HTTPCode_Target_5XX_Count", stat = "Sum", threshold = 5, tg = false }
-    unhealthy  = { metric = "UnHealthyHostCount", stat = "Maximum", threshold = 0, tg = true }
+    target-5xx      = { metric = "HTTPCode_Target_5XX_Count", stat = "Sum", threshold = 5, dimensions = tomap({ LoadBalancer = aws_lb.web.arn_suffix }) }
+    unhealthy-blue  = { metric = "UnHealthyHostCount", stat = "Maximum", threshold = 0, dimensions = tomap({ LoadBalancer = aws_lb.web.arn_suffix, TargetGroup = aws_lb_target_group.web.arn_suffix }) }
+    unhealthy-green = { metric = "UnHealthyHostCount", stat = "Maximum", threshold = 0, dimensions = tomap({ LoadBalancer = aws_lb.web.arn_suffix, TargetGroup = aws_lb_target_group.web_green.arn_suffix }) }
   }
   alarm_name          = "${var.name}-deploy-${each.key}"
   alarm_description   = "Rolls a web deployment back (CodeDeploy)."
   namespace           = "AWS/ApplicationELB"
   metric_name         = each.value.metric
-  dimensions          = each.value.tg ? { LoadBalancer = aws_lb.web.arn_suffix, TargetGroup = aws_lb_target_group.web_green.arn_suffix } : { LoadBalancer = aws_lb.web.arn_suffix }
+  dimensions          = each.value.dimensions
   statistic           = each.value.stat
   period              = 60
   evaluation_periods  = 2

@@ -139,8 +139,9 @@ resource "aws_cloudwatch_metric_alarm" "queue_empty" {
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = var.scale_to_zero_after_minutes
-  comparison_operator = "LessThanOrEqualToThreshold"
-  threshold           = 0
+  # Below 0.5 means exactly 0 (counts are whole numbers).
+  comparison_operator = "LessThanThreshold"
+  threshold           = 0.5
   # No metric (the publisher is down) is no reason to stop workers mid-job.
   treat_missing_data = "notBreaching"
   alarm_actions      = [aws_appautoscaling_policy.worker_in[each.key].arn]
