@@ -80,6 +80,7 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "captions.example.com",
     "DATABASE_HOST": "db.internal", "DATABASE_PORT": "5432", "DATABASE_NAME": "captions",
     "DATABASE_USER": "captions", "DATABASE_PASSWORD": "from-the-rds-secret",
+    "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1",
     "REDIS_URL": "rediss://:token@cache.internal:6379/0?ssl_cert_reqs=required",
     "AWS_STORAGE_BUCKET_NAME": "media-bucket",
     "AWS_SES_REGION_NAME": "us-east-1", "DEFAULT_FROM_EMAIL": "noreply@captions.example.com",
@@ -93,7 +94,8 @@ PRODUCTION_ENV = {
     [({}, "DJANGO_SECRET_KEY"),
      ({"DJANGO_SECRET_KEY": "x" * 64}, "DJANGO_ALLOWED_HOSTS")]
     + [({k: v for k, v in PRODUCTION_ENV.items() if k != name}, name)
-       for name in ("DATABASE_HOST", "DATABASE_PASSWORD", "REDIS_URL", "AWS_STORAGE_BUCKET_NAME",
+       for name in ("DATABASE_HOST", "DATABASE_PASSWORD", "DATABASE_SECRET_ARN", "REDIS_URL",
+                    "AWS_STORAGE_BUCKET_NAME",
                     "DEFAULT_FROM_EMAIL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
                     "CAPTION_WRITER")],
 )
@@ -107,7 +109,7 @@ def test_production_never_falls_back_to_local_defaults(tmp_path):
     result = settings_in_subprocess("config.settings.production", PRODUCTION_ENV, tmp_path)
     assert result.returncode == 0, result.stderr
     conf = json.loads(result.stdout)
-    assert conf["db"] == "django.db.backends.postgresql"
+    assert conf["db"] == "config.rds"  # PostgreSQL, re-reading a rotated password
     assert conf["db_name"] == "captions"
     assert conf["cache"] == "django_redis.cache.RedisCache"
     assert conf["storage"] == "storages.backends.s3.S3Storage"

@@ -109,7 +109,8 @@ def test_every_name_a_task_is_given_is_read_by_the_settings(tasks):
 
 @pytest.mark.parametrize(
     "name",
-    ["REDIS_URL", "DATABASE_PASSWORD", "DATABASE_HOST", "AWS_STORAGE_BUCKET_NAME",
+    ["REDIS_URL", "DATABASE_PASSWORD", "DATABASE_SECRET_ARN", "DATABASE_HOST",
+     "AWS_STORAGE_BUCKET_NAME",
      "DEFAULT_FROM_EMAIL", "CAPTION_WRITER", "STRIPE_SECRET_KEY", "DJANGO_SECRET_KEY"],
 )
 def test_removing_a_required_variable_from_the_terraform_fails(tmp_path, name):

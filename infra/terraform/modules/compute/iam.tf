@@ -75,6 +75,12 @@ resource "aws_iam_role_policy" "task" {
         ]
       },
       {
+        # The rotated database password (config/rds), read only when the old one is refused.
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = [var.db_secret_arn]
+      },
+      {
         Effect   = "Allow"
         Action   = ["ses:SendEmail", "ses:SendRawEmail"]
         Resource = ["arn:aws:ses:${var.region}:${data.aws_caller_identity.current.account_id}:identity/${var.ses_identity}"]
@@ -84,7 +90,8 @@ resource "aws_iam_role_policy" "task" {
 }
 
 # --- Ops role: the beat task. Beat only puts messages on Redis (the sweeps run on the
-# workers, as the application); its queue-depth publisher writes the scaling metrics. --
+# workers, as the application); its queue-depth publisher reads the database and writes
+# the scaling metrics. --------------------------------------------------------------
 resource "aws_iam_role" "ops" {
   name               = "${var.name}-ops"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
@@ -94,12 +101,21 @@ resource "aws_iam_role_policy" "ops" {
   role = aws_iam_role.ops.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      # PutMetricData has no resource type; the condition pins it to our namespace.
-      Effect    = "Allow"
-      Action    = ["cloudwatch:PutMetricData"]
-      Resource  = ["*"]
-      Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
-    }]
+    Statement = [
+      {
+        # PutMetricData has no resource type; the condition pins it to our namespace.
+        Effect    = "Allow"
+        Action    = ["cloudwatch:PutMetricData"]
+        Resource  = ["*"]
+        Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
+      },
+      {
+        # The publisher reads the database (job age, spend); a rotated password (config/rds).
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = [var.db_secret_arn]
+      },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = [var.kms_key_arn] },
+    ]
   })
 }
