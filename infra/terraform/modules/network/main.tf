@@ -142,17 +142,23 @@ resource "aws_vpc_endpoint" "interface" {
 }
 
 # --- Security groups -------------------------------------------------------------------
+data "aws_ec2_managed_prefix_list" "cloudfront" {
+  name = "com.amazonaws.global.cloudfront.origin-facing"
+}
+
 resource "aws_security_group" "alb" {
   #checkov:skip=CKV2_AWS_5:Attached in other modules (compute, data, the GPU launch template) through this module's outputs, which the scan does not follow.
   name        = "${var.name}-alb"
-  description = "Public HTTPS to the load balancer"
+  description = "HTTPS from CloudFront to the load balancer"
   vpc_id      = aws_vpc.main.id
   ingress {
-    description = "HTTPS from the internet (CloudFront and API clients)"
-    from_port   = 443
-    to_port     = 443
-    protocol    = "tcp"
-    cidr_blocks = ["0.0.0.0/0"]
+    # Only CloudFront reaches the load balancer, so nobody skips the edge (its caching,
+    # TLS policy); the regional WAF on the load balancer still sees every request.
+    description     = "HTTPS from CloudFront's origin-facing addresses"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = [data.aws_ec2_managed_prefix_list.cloudfront.id]
   }
   egress {
     description = "To the web tasks"
