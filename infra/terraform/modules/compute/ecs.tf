@@ -71,6 +71,8 @@ locals {
   gpu_environment = [
     { name = "WHISPER_DEVICE", value = "cuda" },
     { name = "WHISPER_MODEL", value = var.whisper_model },
+    # Our batched engine on openai-whisper weights: the checkpoint baked into the image.
+    { name = "WHISPER_ENGINE", value = "openai-whisper" },
     # The model is baked into the GPU image (infra/docker/Dockerfile.gpu); nothing is
     # downloaded at task start, and the task is healthy only once it is loaded.
     { name = "WHISPER_DOWNLOAD_ROOT", value = "/opt/whisper" },
