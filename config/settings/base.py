@@ -193,8 +193,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": 300,
-            # No ServerSideEncryption header: objects take the bucket's default
-            # encryption (the project's KMS key in infra/), which a forced AES256 overrode.
+            # No ServerSideEncryption: objects take the bucket's default (its KMS key).
             # A refusing or stalled endpoint fails in seconds, after a bounded number of tries.
             "client_config": Config(
                 connect_timeout=env.int("AWS_S3_CONNECT_TIMEOUT", default=5),
