@@ -6,7 +6,8 @@ has taken (kombu keeps one Redis list per queue, plus one per priority step), an
 hash; with ``acks_late`` that is a job running or a retry waiting for its countdown).
 Worker scaling reads ``QueueWaiting`` (add workers) and ``QueueBacklog`` (waiting plus
 in flight: zero means the GPUs can go). Two figures come from the database: the oldest
-queued job's age and what paid calls cost in this clock hour.
+queued job's wait (captions.selectors.caption_jobs_waiting_by_queue, as /metrics shows
+it) and what paid calls cost in this clock hour.
 
 This module is the one place that talks to CloudWatch.
 """
@@ -22,12 +23,11 @@ import boto3
 import redis
 from botocore.config import Config
 from django.conf import settings
-from django.db.models import Min
 from django.utils import timezone
 
 from billing.selectors import cost_micros_for_hour
 
-from .models import CaptionJob, JobStatus
+from .selectors import caption_jobs_waiting_by_queue
 
 logger = logging.getLogger(__name__)
 
@@ -87,18 +87,6 @@ def _unacked_queue(raw: bytes) -> str | None:
     return routing_key
 
 
-def oldest_queued_job_age_seconds(*, now: datetime | None = None) -> float:
-    """Seconds since the longest-waiting queued job was (re)queued; 0 when none waits.
-
-    Jobs deferred by their owner's hourly cost cap wait on purpose and are left out.
-    """
-    now = now or timezone.now()
-    oldest = CaptionJob.objects.filter(status=JobStatus.QUEUED, deferrals=0).aggregate(
-        oldest=Min("updated_at")
-    )["oldest"]
-    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-
-
 def queue_metrics_collect(*, queues: list[str], now: datetime | None = None) -> list[dict]:
     """The metric data points, in CloudWatch's PutMetricData shape (without dimensions
     common to all, which the publisher adds)."""
@@ -109,9 +97,12 @@ def queue_metrics_collect(*, queues: list[str], now: datetime | None = None) -> 
                             ("QueueBacklog", depth.backlog)):
             data.append({"MetricName": name, "Dimensions": [{"Name": "Queue", "Value": queue}],
                          "Value": float(value), "Unit": "Count", "Timestamp": now})
+    # The jobs table's view (the same selector /metrics reads): since each job last
+    # became queued, across queues.
+    oldest = max((age for _count, age in caption_jobs_waiting_by_queue(now=now).values()),
+                 default=0.0)
     data.append({"MetricName": "OldestQueuedJobAgeSeconds", "Dimensions": [],
-                 "Value": oldest_queued_job_age_seconds(now=now), "Unit": "Seconds",
-                 "Timestamp": now})
+                 "Value": float(oldest), "Unit": "Seconds", "Timestamp": now})
     data.append({"MetricName": "SpendMicrosThisHour", "Dimensions": [],
                  "Value": float(cost_micros_for_hour(moment=now)), "Unit": "None",
                  "Timestamp": now})

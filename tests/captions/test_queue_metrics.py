@@ -96,7 +96,7 @@ def test_publisher_sends_depths_job_age_and_spend_to_cloudwatch(broker, worker_c
     worker_channel("gpu")
     job = CaptionJobFactory(owner=user, status="queued")
     CaptionJob.objects.filter(pk=job.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=10))
+        queued_at=timezone.now() - timedelta(minutes=10))
     CostWindow.objects.create(user=user, window_start=cost_window_start(timezone.now()),
                               reserved_micros=250_000, settled_micros=1_000_000)
     endpoint = settings.AWS_S3_ENDPOINT_URL

@@ -118,7 +118,7 @@ resource "aws_cloudwatch_metric_alarm" "queue_depth" {
 
 resource "aws_cloudwatch_metric_alarm" "queue_age" {
   alarm_name          = "${var.name}-oldest-queued-job"
-  alarm_description   = "A job has been queued for over ${var.max_queued_job_age_seconds}s."
+  alarm_description   = "A job has been queued for over ${var.max_queued_job_age_seconds}s (one waiting for its owner's hourly cost cap counts too)."
   namespace           = var.metrics_namespace
   metric_name         = "OldestQueuedJobAgeSeconds"
   dimensions          = local.app
