@@ -275,3 +275,14 @@ def cost_usage_for_window(*, user, moment: datetime) -> dict:
         "settled_micros": settled,
         "cap_micros": hourly_cap_micros_for_user(user=user),
     }
+
+
+def cost_micros_for_hour(*, moment: datetime) -> int:
+    """Everything reserved or settled by every user in the clock hour of ``moment``.
+
+    The spend-per-hour alarm reads it (captions.queue_metrics publishes it each minute).
+    """
+    totals = CostWindow.objects.filter(window_start=cost_window_start(moment)).aggregate(
+        reserved=Sum("reserved_micros"), settled=Sum("settled_micros")
+    )
+    return (totals["reserved"] or 0) + (totals["settled"] or 0)

@@ -170,8 +170,7 @@ def object_copy(source_key: str, key: str) -> None:
     bucket = default_storage.bucket_name
     with _unavailable_as_503("the upload was not saved"):
         _client().copy_object(Bucket=bucket, Key=key,
-                              CopySource={"Bucket": bucket, "Key": source_key},
-                              ServerSideEncryption="AES256")
+                              CopySource={"Bucket": bucket, "Key": source_key})
 
 
 def object_delete(key: str) -> None:

@@ -99,3 +99,25 @@ def metrics_view(request):
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
+
+
+class HealthProbeMiddleware:
+    """Answers /healthz and /readyz before anything validates the Host header.
+
+    The load balancer's health checks (and ECS's container checks) address a target by
+    its private IP, which changes with every task and so cannot be listed in
+    ALLOWED_HOSTS. Only these two read-only paths are answered this way: their answer
+    builds no URL from the Host header and sets no cookie, so accepting any Host opens
+    nothing. Every other request still goes through Django's host validation.
+    """
+
+    _probes = {"/healthz": healthz, "/readyz": readyz}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        probe = self._probes.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)

@@ -73,10 +73,31 @@ def test_environment_switches_to_postgres_redis_and_s3(tmp_path):
     assert conf["broker"] == "redis://cache.internal:6379/0"
 
 
+# Everything production needs, as the ECS task definitions give it (fake values);
+# tests/test_infra_app_agreement.py derives the same set from the Terraform itself.
+PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": "k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+    "DJANGO_ALLOWED_HOSTS": "captions.example.com",
+    "DATABASE_HOST": "db.internal", "DATABASE_PORT": "5432", "DATABASE_NAME": "captions",
+    "DATABASE_USER": "captions", "DATABASE_PASSWORD": "from-the-rds-secret",
+    "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1",
+    "REDIS_URL": "rediss://:token@cache.internal:6379/0?ssl_cert_reqs=required",
+    "AWS_STORAGE_BUCKET_NAME": "media-bucket",
+    "AWS_SES_REGION_NAME": "us-east-1", "DEFAULT_FROM_EMAIL": "noreply@captions.example.com",
+    "CAPTION_WRITER": "bedrock", "BEDROCK_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "BILLING_ENABLED": "true", "STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_x",
+}
+
+
 @pytest.mark.parametrize(
     ("env", "missing"),
     [({}, "DJANGO_SECRET_KEY"),
-     ({"DJANGO_SECRET_KEY": "x" * 64}, "DJANGO_ALLOWED_HOSTS")],
+     ({"DJANGO_SECRET_KEY": "x" * 64}, "DJANGO_ALLOWED_HOSTS")]
+    + [({k: v for k, v in PRODUCTION_ENV.items() if k != name}, name)
+       for name in ("DATABASE_HOST", "DATABASE_PASSWORD", "DATABASE_SECRET_ARN", "REDIS_URL",
+                    "AWS_STORAGE_BUCKET_NAME",
+                    "DEFAULT_FROM_EMAIL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+                    "CAPTION_WRITER")],
 )
 def test_production_refuses_to_start_without_its_secrets(tmp_path, env, missing):
     result = settings_in_subprocess("config.settings.production", env, tmp_path)
@@ -84,12 +105,45 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path, env, missing)
     assert f"{missing} must be set in production" in result.stderr
 
 
+def test_production_never_falls_back_to_local_defaults(tmp_path):
+    result = settings_in_subprocess("config.settings.production", PRODUCTION_ENV, tmp_path)
+    assert result.returncode == 0, result.stderr
+    conf = json.loads(result.stdout)
+    assert conf["db"] == "config.rds"  # PostgreSQL, re-reading a rotated password
+    assert conf["db_name"] == "captions"
+    assert conf["cache"] == "django_redis.cache.RedisCache"
+    assert conf["storage"] == "storages.backends.s3.S3Storage"
+    assert conf["broker"].startswith("rediss://")
+    # Objects take the bucket's default encryption (the project's KMS key).
+    assert "ServerSideEncryption" not in conf["storage_options"].get("object_parameters", "")
+
+
+def test_production_with_billing_off_needs_no_stripe_keys(tmp_path):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if not k.startswith("STRIPE_")}
+    result = settings_in_subprocess("config.settings.production",
+                                    {**env, "BILLING_ENABLED": "false"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [({"CAPTION_WRITER": "local"}, "CAPTION_WRITER must be bedrock or anthropic"),
+     ({"BEDROCK_MODEL_ID": "anthropic.claude-haiku-4-5-20251001-v1:0"}, "inference profile"),
+     ({"DJANGO_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"},
+      "SesEmailBackend"),
+     ({"DATABASE_URL": "sqlite:///var/db.sqlite3"}, "PostgreSQL")],
+)
+def test_production_refuses_a_setting_that_would_quietly_degrade(tmp_path, override, message):
+    result = settings_in_subprocess("config.settings.production",
+                                    {**PRODUCTION_ENV, **override}, tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 def test_production_passes_the_deploy_checklist(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-           "CAPTIONS_VAR_DIR": str(tmp_path / "var"),
-           "DJANGO_SECRET_KEY": "k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
-           "DJANGO_ALLOWED_HOSTS": "captions.example.com"}
+           "CAPTIONS_VAR_DIR": str(tmp_path / "var"), **PRODUCTION_ENV}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level",
                              "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)

@@ -193,7 +193,7 @@ if AWS_STORAGE_BUCKET_NAME:
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": 300,
-            "object_parameters": {"ServerSideEncryption": "AES256"},
+            # No ServerSideEncryption: objects take the bucket's default (its KMS key).
             # A refusing or stalled endpoint fails in seconds, after a bounded number of tries.
             "client_config": Config(
                 connect_timeout=env.int("AWS_S3_CONNECT_TIMEOUT", default=5),

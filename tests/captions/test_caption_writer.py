@@ -507,14 +507,16 @@ def test_outline_with_chapters_out_of_order_or_range_is_refused():
         ({"CAPTION_WRITER": "anthropic"}, "ANTHROPIC_API_KEY must be set in production"),
         ({"CAPTION_WRITER": "bedrock", "BEDROCK_MODEL_ID": "us.anthropic.claude-new-v9:0"},
          "has no row in the price table"),
-        ({"CAPTION_WRITER": "gpt"}, "CAPTION_WRITER must be local, bedrock or anthropic"),
+        ({"CAPTION_WRITER": "gpt"}, "CAPTION_WRITER must be bedrock or anthropic"),
+        # Offline drafts are for local runs; production never serves them (issue 14).
+        ({"CAPTION_WRITER": "local"}, "CAPTION_WRITER must be bedrock or anthropic"),
     ],
 )
 def test_production_refuses_to_start_with_a_writer_it_cannot_run_or_price(tmp_path, env, says):
-    from tests.test_settings import settings_in_subprocess
+    from tests.test_settings import PRODUCTION_ENV, settings_in_subprocess
 
-    base = {"DJANGO_SECRET_KEY": "k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
-            "DJANGO_ALLOWED_HOSTS": "captions.example.com"}
+    # Everything else production needs is there, so the writer is what it refuses.
+    base = dict(PRODUCTION_ENV)
     result = settings_in_subprocess("config.settings.production", {**base, **env}, tmp_path)
     assert result.returncode != 0
     assert says in result.stderr

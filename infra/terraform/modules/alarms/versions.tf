@@ -10,15 +10,4 @@ terraform {
       version = "~> 3.6"
     }
   }
-  backend "s3" {}
-}
-
-provider "aws" {
-  region = var.region
-  default_tags {
-    tags = {
-      project     = "caption-generator"
-      environment = var.environment
-    }
-  }
 }

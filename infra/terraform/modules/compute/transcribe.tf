@@ -1,12 +1,11 @@
 # The managed speech-to-text engine (Amazon Transcribe), issue 17.
-# Kept in its own file so it can move with the module restructuring at merge.
 #
 # The worker role may start and read Transcribe jobs named by the app ("cg-<job>-<n>"),
 # in its own region only, and read and write the bucket prefix where Transcribe writes
 # its results (TRANSCRIBE_OUTPUT_PREFIX). Transcribe reads the upload with the caller's
 # own S3 and KMS permissions, which the task role already has for its bucket.
-# The workers need STT_ROUTING_POLICY=var.stt_routing_policy and
-# TRANSCRIBE_REGION=var.region in their environment (compute.tf's local.environment).
+# The workers get STT_ROUTING_POLICY, TRANSCRIBE_REGION and TRANSCRIBE_OUTPUT_PREFIX in
+# ecs.tf's local.common_environment.
 
 variable "stt_routing_policy" {
   description = "self_hosted, managed or overflow (see README: Speech to text)"
@@ -25,7 +24,7 @@ variable "transcribe_output_prefix" {
 }
 
 resource "aws_iam_role_policy" "transcribe" {
-  name = "caption-generator-transcribe"
+  name = "${var.name}-transcribe"
   role = aws_iam_role.task.id
   policy = jsonencode({
     Version = "2012-10-17"
@@ -43,7 +42,7 @@ resource "aws_iam_role_policy" "transcribe" {
         Sid      = "ReadWriteTranscribePrefix"
         Effect   = "Allow"
         Action   = ["s3:GetObject", "s3:PutObject"]
-        Resource = ["${aws_s3_bucket.media.arn}/${var.transcribe_output_prefix}*"]
+        Resource = ["${var.media_bucket_arn}/${var.transcribe_output_prefix}*"]
       },
     ]
   })

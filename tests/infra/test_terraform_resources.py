@@ -1,30 +1,17 @@
 """Terraform and Dockerfiles are checked by parsing: no Terraform binary or Docker here."""
 
-from pathlib import Path
-
-import hcl2
 import pytest
 
-INFRA = Path(__file__).resolve().parent.parent / "infra"
+from tests.infra.terraform import INFRA, TERRAFORM
+from tests.infra.terraform import resources as read_resources
+from tests.infra.terraform import unquote as _unquote
 
 
 @pytest.fixture(scope="module")
 def resources() -> dict:
-    found: dict = {}
-    files = sorted((INFRA / "terraform").glob("*.tf"))
-    assert files
-    for path in files:
-        with open(path) as fh:
-            doc = hcl2.load(fh)
-        for block in doc.get("resource", []):
-            for rtype, named in block.items():
-                for name, body in named.items():
-                    found[f"{_unquote(rtype)}.{_unquote(name)}"] = body
+    found = read_resources(TERRAFORM)
+    assert found
     return found
-
-
-def _unquote(value):
-    return value.strip('"') if isinstance(value, str) else value
 
 
 def test_media_bucket_is_private_encrypted_and_tls_only(resources):
@@ -82,4 +69,4 @@ def test_transcribe_is_limited_to_its_jobs_region_and_bucket_prefix(resources):
     assert "transcribe:*" not in policy and '"*"' not in policy
     assert "transcription-job/cg-*" in policy and "${var.region}" in policy
     assert "aws:RequestedRegion" in policy
-    assert "${aws_s3_bucket.media.arn}/${var.transcribe_output_prefix}*" in policy
+    assert "${var.media_bucket_arn}/${var.transcribe_output_prefix}*" in policy

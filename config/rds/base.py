@@ -1,0 +1,73 @@
+"""Django's PostgreSQL backend, re-reading a rotated password from Secrets Manager.
+
+RDS rotates the master password in its managed secret (every 7 days by default). ECS
+injects the password when a task starts, so a task that outlives a rotation would have
+every new connection refused. This backend keeps using the password it has and, only
+when PostgreSQL refuses it, reads the secret's ``password`` key again and retries once.
+Settings: ``PASSWORD_SECRET_ARN`` beside ``PASSWORD`` in the database's settings.
+
+The one place that reads Secrets Manager.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import boto3
+import psycopg
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.db.backends.postgresql import base
+
+logger = logging.getLogger(__name__)
+
+# One read per process at most this often, so a password that is really wrong (not
+# rotated) costs a request per connection attempt at worst, never a storm.
+_REFRESH_INTERVAL_SECONDS = 10.0
+_lock = threading.Lock()
+_last_read: dict[str, tuple[float, str]] = {}
+
+
+def _password_refused(exc: psycopg.OperationalError) -> bool:
+    # Connection-time errors carry no SQLSTATE in psycopg; the server's message does.
+    return exc.sqlstate == "28P01" or "password authentication failed" in str(exc)
+
+
+def rds_secret_password(secret_arn: str) -> str:
+    """The secret's current ``password``; raises ``RuntimeError`` when it cannot be read."""
+    with _lock:
+        read_at, password = _last_read.get(secret_arn, (0.0, ""))
+        if password and time.monotonic() - read_at < _REFRESH_INTERVAL_SECONDS:
+            return password
+        client = boto3.client("secretsmanager", config=Config(
+            connect_timeout=3, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}))
+        try:
+            value = client.get_secret_value(SecretId=secret_arn)["SecretString"]
+            password = json.loads(value)["password"]
+        except (BotoCoreError, ClientError, KeyError, ValueError) as exc:
+            raise RuntimeError(f"the database secret could not be read: {exc}") from exc
+        _last_read[secret_arn] = (time.monotonic(), password)
+        return password
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params):
+        try:
+            return super().get_new_connection(conn_params)
+        except psycopg.OperationalError as exc:
+            secret_arn = self.settings_dict.get("PASSWORD_SECRET_ARN")
+            if not secret_arn or not _password_refused(exc):
+                raise
+            try:
+                password = rds_secret_password(secret_arn)
+            except RuntimeError:
+                logger.exception("database password refused and its secret unreadable")
+                raise exc from None
+            if password == conn_params.get("password"):
+                raise
+            logger.warning("database password refused; using the rotated one from its secret")
+            self.settings_dict["PASSWORD"] = password
+            return super().get_new_connection({**conn_params, "password": password})
