@@ -2,7 +2,7 @@
 
 Throughput is what ``bench/stt.py`` measured and stored (``bench/results/stt-*.json``,
 schema in docs/benchmarks.md), never a constant typed here. Prices are list prices
-(``settings.CAPACITY_GPU_TYPES``, ``CAPACITY_TRANSCRIBE_*``, ``LLM_PRICES``), each with
+(``operations/prices.py``, the managed engine's price, ``LLM_PRICES``), each with
 its source; money is integer micro-dollars.
 
     audio seconds a month  = tasks x minutes x 60
@@ -27,6 +27,8 @@ from django.conf import settings
 
 from config.errors import ApplicationError
 from engines.caption_writer import cost_micro_usd, price_for
+
+from . import prices
 
 HOURS_PER_MONTH = 730  # AWS's convention for monthly prices: 8,760 h / 12
 MONTH_SECONDS = HOURS_PER_MONTH * 3600
@@ -113,8 +115,8 @@ class PlanInputs:
             errors["target_utilisation"] = "Give a utilisation above 0 and at most 1."
         if self.peak_factor < 1:
             errors["peak_factor"] = "The peak is at least the average (factor 1 or more)."
-        if self.gpu_type not in settings.CAPACITY_GPU_TYPES:
-            errors["gpu_type"] = f"Choose one of {', '.join(settings.CAPACITY_GPU_TYPES)}."
+        if self.gpu_type not in prices.gpu_types():
+            errors["gpu_type"] = f"Choose one of {', '.join(prices.gpu_types())}."
         if self.input_tokens_per_task < 0 or self.output_tokens_per_task < 0:
             errors["input_tokens_per_task"] = "Token counts cannot be negative."
         if errors:
@@ -170,14 +172,14 @@ def plan_costs(inputs: PlanInputs, result: BenchResult, gpu: dict, *, tasks: int
     per_gpu = result.audio_seconds_per_second * inputs.target_utilisation
     gpus = math.ceil(peak / per_gpu) if tasks else 0
     instances = math.ceil(gpus / gpu["gpus_per_instance"])
-    billed_seconds = max(settings.CAPACITY_TRANSCRIBE_MIN_SECONDS, _task_seconds(inputs))
+    billed_seconds = max(prices.TRANSCRIBE_MIN_SECONDS, _task_seconds(inputs))
     llm_price = price_for(settings.BEDROCK_MODEL_ID, settings.LLM_PRICES)
     return {
         "audio": audio, "peak": peak, "per_gpu": per_gpu, "gpus": gpus,
         "instances": instances,
         "self_hosted": instances * gpu["micros_per_hour"] * HOURS_PER_MONTH,
         "transcribe": math.ceil(tasks * billed_seconds
-                                * settings.CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE / 60),
+                                * prices.transcribe_micros_per_minute() / 60),
         "captions": tasks * cost_micro_usd(input_tokens=inputs.input_tokens_per_task,
                                            output_tokens=inputs.output_tokens_per_task,
                                            price=llm_price),
@@ -185,7 +187,7 @@ def plan_costs(inputs: PlanInputs, result: BenchResult, gpu: dict, *, tasks: int
 
 
 def benchmark_for(inputs: PlanInputs, results: list[BenchResult]) -> BenchResult:
-    gpu = settings.CAPACITY_GPU_TYPES[inputs.gpu_type]
+    gpu = prices.gpu_types()[inputs.gpu_type]
     matching = [r for r in results if r.engine.lower() == inputs.engine.lower()
                 and r.model == inputs.model and r.runs_on(gpu)]
     if not matching:
@@ -202,7 +204,7 @@ def capacity_plan(inputs: PlanInputs, results: list[BenchResult] | None = None) 
     inputs.check()
     results = bench_results_load() if results is None else results
     result = benchmark_for(inputs, results)
-    gpu = settings.CAPACITY_GPU_TYPES[inputs.gpu_type]
+    gpu = prices.gpu_types()[inputs.gpu_type]
     costs = plan_costs(inputs, result, gpu, tasks=inputs.tasks_per_month)
     instance_monthly = gpu["micros_per_hour"] * HOURS_PER_MONTH
     per_task_managed = plan_costs(inputs, result, gpu, tasks=1)["transcribe"]
@@ -218,8 +220,8 @@ def capacity_plan(inputs: PlanInputs, results: list[BenchResult] | None = None) 
         self_hosted_micros=costs["self_hosted"], transcribe_micros=costs["transcribe"],
         captions_micros=costs["captions"], instance_capacity_tasks=capacity_tasks,
         crossover_tasks=crossover,
-        sources={"gpu": gpu["source"], "transcribe": settings.CAPACITY_TRANSCRIBE_SOURCE,
-                 "bedrock": settings.CAPACITY_BEDROCK_SOURCE,
+        sources={"gpu": gpu["source"], "transcribe": prices.transcribe_source(),
+                 "bedrock": prices.BEDROCK_SOURCE,
                  "throughput": f"bench/results/{result.source}"},
     )
 

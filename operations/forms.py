@@ -1,5 +1,6 @@
 from django import forms
-from django.conf import settings
+
+from . import prices
 
 
 class CapacityPlanForm(forms.Form):
@@ -20,4 +21,4 @@ class CapacityPlanForm(forms.Form):
         self.fields["engine"].choices = [(e, e) for e in sorted({r.engine for r in results})]
         self.fields["model"].choices = [(m, m) for m in sorted({r.model for r in results})]
         self.fields["gpu_type"].choices = [
-            (key, gpu["name"]) for key, gpu in settings.CAPACITY_GPU_TYPES.items()]
+            (key, gpu["name"]) for key, gpu in prices.gpu_types().items()]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import environ
 from botocore.config import Config
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -257,13 +258,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 # CTranslate2 model folder.
 WHISPER_MODEL = env("WHISPER_MODEL", default="base")
 WHISPER_DEVICE = env("WHISPER_DEVICE", default="cpu")
-# "faster-whisper" (CTranslate2) or "openai-whisper" (our batched windows); bench/stt.py
-# measures both on the same weights (docs/benchmarks.md). On a CPU, faster-whisper at
-# float32 is the fastest configuration as accurate as whisper.transcribe (int8 is faster
-# again, at about half a point more word errors with base).
+# "faster-whisper" (CTranslate2) or "openai-whisper" (our batched windows). On a CPU,
+# faster-whisper at float32 is the fastest as accurate as whisper.transcribe (bench/stt.py).
 WHISPER_ENGINE = env("WHISPER_ENGINE", default="faster-whisper")
-# faster-whisper only: CTranslate2's compute type ("int8", "float32", "float16", …) and
-# CPU threads (0: CTranslate2's default).
+# faster-whisper only: CTranslate2's compute type and CPU threads (0: its default).
 WHISPER_COMPUTE_TYPE = env("WHISPER_COMPUTE_TYPE", default="float32")
 WHISPER_CPU_THREADS = env.int("WHISPER_CPU_THREADS", default=0)
 WHISPER_DOWNLOAD_ROOT = env("WHISPER_DOWNLOAD_ROOT", default=str(VAR_DIR / "whisper"))
@@ -578,53 +576,25 @@ CELERY_BEAT_SCHEDULE["stt-overflow-sweep"] = {
     "task": "captions.tasks.stt_overflow_sweep", "schedule": 60.0,
 }
 if STT_ROUTING_POLICY not in STT_ROUTING_POLICIES:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"STT_ROUTING_POLICY must be one of {', '.join(STT_ROUTING_POLICIES)}, "
         f"not {STT_ROUTING_POLICY!r}."
     )
 for _code in (TRANSCRIBE_LANGUAGE_CODE, *TRANSCRIBE_LANGUAGE_OPTIONS):
     if _code and not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", _code):
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured(
             f"{_code!r} is not a Transcribe language code: use the form en-US "
             "(TRANSCRIBE_LANGUAGE_CODE, TRANSCRIBE_LANGUAGE_OPTIONS)."
         )
 if STT_ROUTING_POLICY != "self_hosted" and not AWS_STORAGE_BUCKET_NAME:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"STT_ROUTING_POLICY={STT_ROUTING_POLICY} needs media in S3 "
         "(AWS_STORAGE_BUCKET_NAME): Amazon Transcribe reads recordings from the bucket."
     )
 
 # --- Operations: the capacity planner (operations/capacity.py, issue 15) -------------------
-# Throughput comes from bench/stt.py's stored results; prices are list prices with their
-# source (us-east-1, on-demand, Linux, as listed when written: check before relying on
-# them). Override the GPU table with a JSON object in CAPACITY_GPU_TYPES_JSON, keyed like
-# below; "match" is a regular expression found in a result's device or machine.
+# Throughput comes from bench/stt.py's stored results; list prices are in
+# operations/prices.py, with more instance types as a JSON object here.
 CAPACITY_BENCH_RESULTS_DIR = env("CAPACITY_BENCH_RESULTS_DIR",
                                  default=str(BASE_DIR / "bench" / "results"))
-_EC2_PRICES = "https://aws.amazon.com/ec2/pricing/on-demand/ (us-east-1, Linux, on-demand)"
-CAPACITY_GPU_TYPES = {
-    "l4": {"name": "NVIDIA L4 (g6.xlarge)", "match": r"\bL4\b", "instance": "g6.xlarge",
-           "gpus_per_instance": 1, "micros_per_hour": 804_800, "source": _EC2_PRICES},
-    "a10g": {"name": "NVIDIA A10G (g5.xlarge)", "match": r"\bA10G\b", "instance": "g5.xlarge",
-             "gpus_per_instance": 1, "micros_per_hour": 1_006_000, "source": _EC2_PRICES},
-    "l40s": {"name": "NVIDIA L40S (g6e.xlarge)", "match": r"\bL40S\b",
-             "instance": "g6e.xlarge", "gpus_per_instance": 1, "micros_per_hour": 1_861_000,
-             "source": _EC2_PRICES},
-    "cpu": {"name": "CPU only, 2 vCPUs (c7i.large)", "match": r"^cpu$", "instance": "c7i.large",
-            "gpus_per_instance": 1, "micros_per_hour": 89_250, "source": _EC2_PRICES},
-    **env.json("CAPACITY_GPU_TYPES_JSON", default={}),
-}
-# The managed alternative is priced as the managed engine is charged (above).
-CAPACITY_TRANSCRIBE_MICROS_PER_MINUTE = TRANSCRIBE_PRICE_MICROS_PER_SECOND * 60
-CAPACITY_TRANSCRIBE_MIN_SECONDS = 15
-CAPACITY_TRANSCRIBE_SOURCE = (
-    f"{TRANSCRIBE_PRICE_SOURCE} (batch, standard, US East, first 250,000 minutes a month: "
-    "$0.024 a minute, billed by the second with a 15-second minimum)")
-CAPACITY_BEDROCK_SOURCE = (
-    "https://aws.amazon.com/bedrock/pricing/ (the LLM_PRICES row of BEDROCK_MODEL_ID)")
+CAPACITY_GPU_TYPES_OVERRIDES = env.json("CAPACITY_GPU_TYPES_JSON", default={})

@@ -1,11 +1,10 @@
 """``manage.py capacity_plan``: the capacity planner's figures on the command line."""
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.cost_ledger import format_dollars
 from config.errors import ApplicationError
-from operations import capacity
+from operations import capacity, prices
 
 
 class Command(BaseCommand):
@@ -18,7 +17,7 @@ class Command(BaseCommand):
                             help="average media minutes a task")
         parser.add_argument("--engine", required=True)
         parser.add_argument("--model", required=True)
-        parser.add_argument("--gpu", required=True, choices=sorted(settings.CAPACITY_GPU_TYPES))
+        parser.add_argument("--gpu", required=True, choices=sorted(prices.gpu_types()))
         parser.add_argument("--utilisation", type=float, default=0.6)
         parser.add_argument("--peak", type=float, default=3.0, help="peak / average load")
         parser.add_argument("--input-tokens", type=int, default=3000)
