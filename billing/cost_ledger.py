@@ -28,6 +28,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from config import metrics
 from config.errors import ApplicationError
+from config.transactions import atomic_joined
 
 from .models import CostCapOverride, CostReservation, CostWindow, ReservationStatus
 from .selectors import cost_window_seconds_left, cost_window_start, hourly_cap_micros_for_user
@@ -85,7 +86,7 @@ def cost_reservation_create(
     now = now or timezone.now()
     start = cost_window_start(now)
     cap = hourly_cap_micros_for_user(user=user)
-    with transaction.atomic():
+    with atomic_joined():
         window = _locked_window(user=user, start=start)
         existing = CostReservation.objects.select_for_update().filter(key=key).first()
         if existing is not None and existing.status != ReservationStatus.RELEASED:
@@ -120,7 +121,7 @@ def cost_reservation_create(
 
 
 def _finish(key: str, *, settled_micros: int | None) -> CostReservation | None:
-    with transaction.atomic():
+    with atomic_joined():
         reservation = CostReservation.objects.filter(key=key).select_related("window").first()
         if reservation is None:
             return None

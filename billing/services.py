@@ -25,6 +25,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from config.errors import ApplicationError
 from config.outbox import Message, outbox_send_on_commit
+from config.transactions import atomic_joined
 
 from . import selectors, stripe_gateway
 from .models import (
@@ -429,7 +430,7 @@ def usage_record_job(*, user, job_id, audio_seconds: float) -> UsageRecord | Non
     seconds = math.ceil(audio_seconds or 0)
     if seconds <= 0:
         return None
-    with transaction.atomic():
+    with atomic_joined():
         # One writer per account: concurrent jobs see each other's usage when splitting
         # included minutes from overage. (Every customer with a job has an account: the
         # quota ledger creates it when the job is admitted.)

@@ -61,7 +61,7 @@ from .pipeline import (
     stt_config,
     stt_preload,
 )
-from .results import model_call_record, paid_step, stt_cost_micros
+from .results import model_call_record, stt_charge_settle, stt_cost_micros, stt_paid
 from .retention import caption_retention_purge
 from .routing import (
     gpu_heartbeat_start,
@@ -82,7 +82,8 @@ __all__ = [
     "caption_job_submit", "caption_job_submit_from_upload", "caption_jobs_pending",
     "caption_retention_purge", "caption_writer_config", "direct_upload_create",
     "direct_uploads_sweep", "file_transcribe", "media_asset_create", "media_check",
-    "model_call_record", "paid_step", "stt_config", "stt_cost_micros", "stt_preload",
+    "model_call_record", "stt_charge_settle", "stt_config", "stt_cost_micros", "stt_paid",
+    "stt_preload",
     "caption_job_managed_poll", "caption_job_resume_managed", "caption_job_stt_engine_force",
     "gpu_heartbeat_start", "gpu_queue_oldest_wait_seconds", "gpu_worker_heartbeat",
     "gpu_worker_id", "gpu_workers_ready", "managed_cost_micros", "stt_route_decide",

@@ -14,16 +14,20 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from billing import cost_ledger
 from billing import quotas as billing_quotas
 from billing import services as billing_services
 from billing.cost_ledger import CostCapExceeded
 from config.errors import ApplicationError
 from config.log_context import log_context
 from config.outbox import Message, outbox_send, outbox_send_on_commit
+from config.transactions import atomic_joined
 from engines import caption_writer, stt
 from webhooks import services as webhook_services
 from webhooks.models import OutboundEventType
@@ -44,6 +48,7 @@ from ..options import caption_options_validate
 from ..selectors import queue_for_media_kind
 from ..uploads import clean_original_name
 from . import assets, reuse, routing
+from .results import SttCharge
 from .telemetry import caption_job_finished_on_commit
 
 logger = logging.getLogger(__name__)
@@ -202,7 +207,6 @@ STAFF_AUDITED = {JobStatus.QUEUED: AuditAction.JOB_RETRIED,
                  JobStatus.CANCELLED: AuditAction.JOB_CANCELLED}
 
 
-@transaction.atomic
 def _transition(
     job_id, to_status: str, *, actor=None, message: str = "", audited: bool = True,
     locked: CaptionJob | None = None, **fields
@@ -210,8 +214,17 @@ def _transition(
     """Move a job to ``to_status`` under its row lock, with its event and quota hold.
 
     ``locked``: the job's row as already locked (``select_for_update``) by the caller in
-    this transaction, so it is not read and locked a second time.
+    this transaction, so it is not read and locked a second time. In the caller's
+    transaction when one is open (no savepoint: a refused transition raises before any
+    write), else in its own.
     """
+    with atomic_joined():
+        return _transition_locked(job_id, to_status, actor=actor, message=message,
+                                  audited=audited, locked=locked, **fields)
+
+
+def _transition_locked(job_id, to_status: str, *, actor, message: str, audited: bool,
+                       locked: CaptionJob | None, **fields) -> CaptionJob:
     if locked is not None and locked.pk == job_id:
         job = locked
     else:
@@ -245,15 +258,26 @@ def _transition(
 
 
 def caption_job_set_stage(*, job: CaptionJob, stage: str, progress: int,
-                          eta_at: datetime | None = None) -> None:
+                          eta_at: datetime | None = None, stt_engine: str = "") -> None:
     """Record progress (and, while it is known, when the stage should end); raises
-    JobCancelled if the customer cancelled meanwhile."""
+    JobCancelled if the customer cancelled meanwhile.
+
+    ``stt_engine``: transcription begins on that engine, fixed in the same statement
+    (``stt_started_at`` set once; ``routing.stt_engine_for_attempt`` says which).
+    """
+    now = timezone.now()
+    fields = {}
+    if stt_engine:
+        fields = {"stt_engine": stt_engine,
+                  "stt_started_at": Coalesce(F("stt_started_at"), Value(now))}
     updated = CaptionJob.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
-        stage=stage, progress=progress, progress_eta_at=eta_at, updated_at=timezone.now()
+        stage=stage, progress=progress, progress_eta_at=eta_at, updated_at=now, **fields
     )
     if not updated:
         raise JobCancelled()
     job.stage, job.progress, job.progress_eta_at = stage, progress, eta_at
+    if stt_engine:
+        job.stt_engine = stt_engine
 
 
 def caption_job_defer(*, job: CaptionJob, refusal: CostCapExceeded) -> CaptionJob:
@@ -410,7 +434,13 @@ def caption_job_complete(
     duration_seconds: float,
     captions: caption_writer.CaptionResult,
     engine_versions: dict,
+    stt_charge: SttCharge | None = None,
 ) -> CaptionJob:
+    """Store the results and mark the job done, in one transaction with what follows from
+    it: the transcription's cost settled (``stt_charge``) and shown on the job, the quota
+    hold settled, the usage record, the webhook event. Raises InvalidTransition (all of it
+    rolled back) when the job was cancelled meanwhile."""
+    settle = stt_charge is not None and not stt_charge.settled
     with transaction.atomic():
         # Results of an earlier, interrupted attempt are replaced, never duplicated.
         Transcript.objects.filter(job=job).delete()
@@ -441,7 +471,11 @@ def caption_job_complete(
             prompt_version=captions.prompt_version,
             stage_seconds=job.stage_seconds,
             finished_at=timezone.now(),
+            **({"stt_cost_micro_usd": stt_charge.amount_micros} if settle else {}),
         )
+        if settle:  # after the job's lock, as everywhere: job, cost window, account
+            cost_ledger.cost_reservation_settle(key=stt_charge.key,
+                                                actual_micros=stt_charge.amount_micros)
         done.owner = job.owner  # the same row: the ledger and the event need not read it
         # In the same transaction: a job is in the usage ledger exactly when it is done.
         billing_services.usage_record_job(
@@ -449,7 +483,9 @@ def caption_job_complete(
             audio_seconds=duration_seconds if transcript is not None else 0,
         )
         _job_event_publish(job=done, event_type=OutboundEventType.JOB_COMPLETED)
-        return done
+    if settle:
+        stt_charge.settled = True
+    return done
 
 
 def _by_staff(job: CaptionJob, actor) -> bool:

@@ -53,8 +53,8 @@ from .lease import (
     caption_job_start,
 )
 from .managed import ManagedHandoff, caption_job_managed_claim, managed_transcribe
-from .results import model_call_record, paid_step, stt_cost_micros
-from .routing import stt_engine_begin
+from .results import model_call_record, stt_charge_settle, stt_cost_micros, stt_paid
+from .routing import stt_engine_for_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +184,22 @@ def _transcription_progress(job: CaptionJob) -> Callable[[float], None]:
     return report
 
 
+def _model_call_attempt(job: CaptionJob) -> Callable[[], int]:
+    """The attempt number model calls are recorded under, read on the first call only (a
+    writer that makes no call costs no query). Numbered per job across retries too (a
+    retry resets ``job.attempts`` to 0)."""
+    number = 0
+
+    def attempt() -> int:
+        nonlocal number
+        if not number:
+            number = (ModelCall.objects.filter(job=job).aggregate(n=Max("attempt"))["n"]
+                      or 0) + 1
+        return number
+
+    return attempt
+
+
 @contextmanager
 def _timed(job: CaptionJob, stage: str):
     began = time.monotonic()
@@ -224,6 +240,7 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
     job_id = job.pk
     asset = job.asset
     max_seconds = billing_selectors.plan_limits_for_user(user=job.owner).max_media_seconds
+    stt_charge = None  # a transcription made and reserved, settled once whatever follows
     try:
         with _asset_local_copy(asset) as path:
             transcript = None
@@ -261,14 +278,17 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                 if asset.duration_seconds != (duration or None):
                     MediaAsset.objects.filter(pk=asset.pk).update(
                         duration_seconds=duration or None)
-            # The engine-choice hook: the job's engine is fixed as transcription begins.
-            engine = stt_engine_begin(job=job) if has_audio else None
+            # The engine-choice hook: the job's engine is fixed as transcription begins,
+            # with the transcribing stage (one statement).
+            engine = stt_engine_for_attempt(job=job) if has_audio else None
+            if engine:
+                caption_job_set_stage(job=job, stage=JobStage.TRANSCRIBING, progress=20,
+                                      stt_engine=engine)
             if engine == SttEngine.MANAGED:
                 with _timed(job, JobStage.TRANSCRIBING):
                     transcript, versions["stt"] = managed_transcribe(
                         job=job, path=path, duration=duration)
             elif has_audio:
-                caption_job_set_stage(job=job, stage=JobStage.TRANSCRIBING, progress=20)
                 with _timed(job, JobStage.TRANSCRIBING):
                     channels = (min(audio_channels, MAX_SPLIT_CHANNELS)
                                 if job.split_channels and audio_channels > 1 else 1)
@@ -281,15 +301,15 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                         raise MediaRejected("The audio track is empty.", code="empty_audio")
                     duration = audio.shape[-1] / media.SAMPLE_RATE
                     transcribe = stt.transcribe if channels == 1 else stt.transcribe_channels
-                    # One key per job: a redelivered or resumed job is not charged twice
-                    # for transcribing the same recording. Each channel transcribed apart
-                    # is transcription work of its own.
-                    with paid_step(job=job, key=f"stt:{job.pk}", kind="stt",
-                                    amount_micros=stt_cost_micros(duration * channels)):
+                    # Each channel transcribed apart is transcription work of its own. The
+                    # cost settles as the job completes (or, ending otherwise, below).
+                    with stt_paid(job=job, amount_micros=stt_cost_micros(
+                            duration * channels)) as charge:
                         transcript, versions["stt"] = transcribe(
                             audio, stt_config(), word_timestamps=job.word_timestamps,
                             on_progress=_transcription_progress(job),
                         )
+                    stt_charge = charge
             caption_job_set_stage(job=job, stage=JobStage.WRITING, progress=80)
             with _timed(job, JobStage.WRITING):
                 writer = caption_writer.get_writer(settings.CAPTION_WRITER, caption_writer_config())
@@ -301,9 +321,7 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     )
                 spoken = transcript.language if transcript else ""
                 language = job.language or (spoken if spoken in LANGUAGES else "") or "en"
-                # Numbered per job across retries too (a retry resets job.attempts to 0).
-                attempt = (ModelCall.objects.filter(job=job).aggregate(n=Max("attempt"))["n"]
-                           or 0) + 1
+                attempt = _model_call_attempt(job)
                 captions = writer.write(
                     caption_writer.CaptionRequest(
                         media_kind=asset.kind,
@@ -326,11 +344,11 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                         images=pictures,
                     ),
                     on_call=lambda record: model_call_record(
-                        job=job, attempt=attempt, record=record
+                        job=job, attempt=attempt(), record=record
                     ),
                     before_call=lambda index, purpose, ceiling: (
                         cost_ledger.cost_reservation_create(
-                            user=job.owner, key=f"llm:{job.pk}:{attempt}:{index}",
+                            user=job.owner, key=f"llm:{job.pk}:{attempt()}:{index}",
                             amount_micros=ceiling, kind="llm", job_id=job.pk,
                         )
                     ),
@@ -338,7 +356,7 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                 versions["captions"] = captions.versions
         return caption_job_complete(
             job=job, transcript=transcript, duration_seconds=duration,
-            captions=captions, engine_versions=versions,
+            captions=captions, engine_versions=versions, stt_charge=stt_charge,
         )
     except JobCancelled:
         logger.info("job %s was cancelled while it ran", job_id)
@@ -353,6 +371,10 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
     except InvalidTransition:
         # Cancelled between the last stage check and completion: results were rolled back.
         return None
+    finally:
+        # The transcript was made but the job did not complete (cancelled, deferred, a
+        # failure or a crash after it): what it cost is spent all the same.
+        stt_charge_settle(job=job, charge=stt_charge)
 
 
 STORAGE_FAILED_MESSAGE = (

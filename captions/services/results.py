@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -57,24 +57,49 @@ def stt_cost_micros(audio_seconds: float) -> int:
     return math.ceil(audio_seconds * settings.STT_PRICE_MICROS_PER_SECOND)
 
 
-@contextmanager
-def paid_step(*, job: CaptionJob, key: str, kind: str, amount_micros: int):
-    """Reserve before a paid step, settle its cost after it, release it if it fails.
+@dataclass
+class SttCharge:
+    """A transcription reserved under the hourly cap, waiting to be settled at its cost.
 
-    Raises ``cost_ledger.CostCapExceeded`` before the step when the owner's hourly cap cannot
-    cover it; the pipeline then defers the job.
+    Settled in the transaction that completes the job (``caption_job_complete``), or on
+    its own (``stt_charge_settle``) when the attempt ends any other way after the
+    transcript was made: the work was done, so it is paid for either way.
     """
+
+    key: str
+    amount_micros: int
+    settled: bool = False
+
+
+@contextmanager
+def stt_paid(*, job: CaptionJob, amount_micros: int, key: str = ""):
+    """Reserve before transcribing; release if it fails; yield the charge to settle after.
+
+    Raises ``cost_ledger.CostCapExceeded`` before the step when the owner's hourly cap
+    cannot cover it; the pipeline then defers the job. One key per job (``stt:<job>``,
+    shared with the managed engine): a redelivered or resumed job is not charged twice.
+    """
+    key = key or f"stt:{job.pk}"
     cost_ledger.cost_reservation_create(
-        user=job.owner, key=key, amount_micros=amount_micros, kind=kind, job_id=job.pk
+        user=job.owner, key=key, amount_micros=amount_micros, kind="stt", job_id=job.pk
     )
     try:
-        yield
+        yield SttCharge(key=key, amount_micros=amount_micros)
     except BaseException:
         cost_ledger.cost_reservation_release(key=key)
         raise
-    cost_ledger.cost_reservation_settle(key=key, actual_micros=amount_micros)
-    if kind == "stt":
-        stt_cost_record(job=job, amount_micros=amount_micros)
+
+
+def stt_charge_settle(*, job: CaptionJob, charge: SttCharge | None, record: bool = True) -> None:
+    """Settle a transcription's reservation at its cost, once; in the caller's transaction
+    when one is open. ``record``: also show the cost on the job (one UPDATE), unless the
+    caller writes ``stt_cost_micro_usd`` with the job's own update."""
+    if charge is None or charge.settled:
+        return
+    cost_ledger.cost_reservation_settle(key=charge.key, actual_micros=charge.amount_micros)
+    if record:
+        stt_cost_record(job=job, amount_micros=charge.amount_micros)
+    charge.settled = True
 
 
 def stt_cost_record(*, job: CaptionJob, amount_micros: int) -> None:

@@ -26,7 +26,6 @@ import time
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -157,18 +156,13 @@ def caption_job_route_fields(*, kind: str) -> dict:
     return {"stt_engine": engine, "stt_route_reason": reason, "queued_at": timezone.now()}
 
 
-def stt_engine_begin(*, job: CaptionJob) -> str:
-    """Fix the job's engine as transcription begins; returns it.
+def stt_engine_for_attempt(*, job: CaptionJob) -> str:
+    """The engine a running attempt transcribes with: the one on the job as it started.
 
-    Under the row lock, so a staff member's change either happens before (and this
-    attempt uses the new engine) or is refused after. A job made before routing existed
-    has no engine recorded: it ran on the GPU queue, so it stays there.
+    It cannot change while the job runs (staff may change it only while the job waits
+    or has failed, ``STT_ENGINE_CHANGE_STATUSES``), so the row the attempt locked to start
+    says it. The pipeline fixes it with the transcribing stage, in one statement
+    (``caption_job_set_stage(stt_engine=...)``). A job made before routing existed has no
+    engine recorded: it ran on the GPU queue, so it stays there.
     """
-    with transaction.atomic():
-        locked = CaptionJob.objects.select_for_update().get(pk=job.pk)
-        engine = locked.stt_engine or SttEngine.SELF_HOSTED
-        if locked.stt_started_at is None or locked.stt_engine != engine:
-            CaptionJob.objects.filter(pk=job.pk).update(
-                stt_engine=engine, stt_started_at=locked.stt_started_at or timezone.now())
-    job.stt_engine = engine
-    return engine
+    return job.stt_engine or SttEngine.SELF_HOSTED
