@@ -21,6 +21,7 @@ from billing import cost_ledger
 
 from ..models import FINAL_STATUSES, CaptionJob, JobStage, JobStatus
 from .jobs import _transition, caption_job_fail
+from .results import SttHold, stt_hold_open
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,21 @@ def _retry_of_crashed_attempt(*, held: str, claim: str) -> bool:
 
 
 def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
-    """Claim a job for a worker attempt. Returns None when there is nothing to do.
+    """Claim a job for a worker attempt (``caption_job_start_reserving``, without the hold)."""
+    job, hold = caption_job_start_reserving(job_id=job_id, attempt_token=attempt_token,
+                                            reserve=False)
+    return job
+
+
+def caption_job_start_reserving(
+    *, job_id, attempt_token: str = "", reserve: bool = True
+) -> tuple[CaptionJob | None, SttHold]:
+    """Claim a job for a worker attempt and reserve its transcription, in one transaction.
+
+    Returns (None, None) when there is nothing to do; else the started job and what
+    ``stt_hold_open`` gave (``reserve``): the hold, or the hourly cap's refusal.
+
+    Claim a job for a worker attempt. Returns None when there is nothing to do.
 
     A redelivered job whose worker died (its lease ran out) starts a new attempt; after
     CAPTION_JOB_MAX_ATTEMPTS attempts it fails with a reason instead. A delivery that
@@ -62,7 +77,7 @@ def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
         job = (CaptionJob.objects.select_for_update(of=("self",))
                .select_related("asset", "owner").filter(pk=job_id).first())
         if job is None or job.status in FINAL_STATUSES:
-            return None
+            return None, None
         takeover = False
         if (job.status == JobStatus.PROCESSING and job.lease_expires_at
                 and job.lease_expires_at > now):
@@ -70,7 +85,7 @@ def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
             if not takeover:
                 logger.warning("job %s is running elsewhere until %s; duplicate delivery "
                                "ignored", job.pk, job.lease_expires_at)
-                return None
+                return None, None
             logger.warning("job %s: attempt %s crashed; its retry takes over", job.pk,
                            job.attempts)
         if job.attempts >= settings.CAPTION_JOB_MAX_ATTEMPTS:
@@ -82,8 +97,8 @@ def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
                     "stopped. Retry it, and contact support if it fails again."
                 ),
             )
-            return None
-        return _transition(
+            return None, None
+        started = _transition(
             job.pk,
             JobStatus.PROCESSING,
             locked=job,
@@ -99,6 +114,8 @@ def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
             message=(f"Attempt {job.attempts + 1} started"
                      + (f" (attempt {job.attempts} stopped unexpectedly)" if takeover else "")),
         )
+        # After the job's lock, as everywhere: the job, then the owner's cost window.
+        return started, (stt_hold_open(job=started) if reserve else None)
 
 
 def caption_job_lease_renew(*, job_id, attempt_token: str | None = None) -> bool:

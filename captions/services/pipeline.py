@@ -50,10 +50,17 @@ from .jobs import (
 )
 from .lease import (
     caption_job_lease_heartbeat,
-    caption_job_start,
+    caption_job_start_reserving,
 )
 from .managed import ManagedHandoff, caption_job_managed_claim, managed_transcribe
-from .results import model_call_record, stt_charge_settle, stt_cost_micros, stt_paid
+from .results import (
+    SttHold,
+    model_call_record,
+    stt_charge_settle,
+    stt_cost_micros,
+    stt_hold_close,
+    stt_paid,
+)
 from .routing import stt_engine_for_attempt
 
 logger = logging.getLogger(__name__)
@@ -216,11 +223,12 @@ def caption_job_run(*, job_id, attempt_token: str = "") -> CaptionJob | None:
     (``caption_job_attempt_crashed`` says whether); the attempt count bounds the retries.
     ``attempt_token`` names the task execution (``caption_job_start``).
     """
-    job = caption_job_start(job_id=job_id, attempt_token=attempt_token)
+    # The transcription is reserved in the transaction that starts the attempt.
+    job, hold = caption_job_start_reserving(job_id=job_id, attempt_token=attempt_token)
     if job is None:
         return None
     with caption_job_lease_heartbeat(job):
-        return _caption_job_attempt(job)
+        return _caption_job_attempt(job, hold=hold)
 
 
 def caption_job_resume_managed(*, job_id, attempt_token: str) -> CaptionJob | None:
@@ -236,7 +244,7 @@ def caption_job_resume_managed(*, job_id, attempt_token: str) -> CaptionJob | No
         return _caption_job_attempt(job)
 
 
-def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
+def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob | None:
     job_id = job.pk
     asset = job.asset
     max_seconds = billing_selectors.plan_limits_for_user(user=job.owner).max_media_seconds
@@ -303,8 +311,8 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
                     transcribe = stt.transcribe if channels == 1 else stt.transcribe_channels
                     # Each channel transcribed apart is transcription work of its own. The
                     # cost settles as the job completes (or, ending otherwise, below).
-                    with stt_paid(job=job, amount_micros=stt_cost_micros(
-                            duration * channels)) as charge:
+                    with stt_paid(job=job, amount_micros=stt_cost_micros(duration * channels),
+                                  hold=hold) as charge:
                         transcript, versions["stt"] = transcribe(
                             audio, stt_config(), word_timestamps=job.word_timestamps,
                             on_progress=_transcription_progress(job),
@@ -375,6 +383,7 @@ def _caption_job_attempt(job: CaptionJob) -> CaptionJob | None:
         # The transcript was made but the job did not complete (cancelled, deferred, a
         # failure or a crash after it): what it cost is spent all the same.
         stt_charge_settle(job=job, charge=stt_charge)
+        stt_hold_close(hold=hold)  # reserved as it started, never transcribed with
 
 
 STORAGE_FAILED_MESSAGE = (

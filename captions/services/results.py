@@ -19,8 +19,10 @@ from engines import caption_writer
 
 from ..models import (
     CaptionJob,
+    MediaKind,
     ModelCall,
     ModelCallStatus,
+    SttEngine,
 )
 
 
@@ -68,25 +70,70 @@ class SttCharge:
 
     key: str
     amount_micros: int
-    settled: bool = False
+    settled: bool = False  # settled or released: nothing more to do with it
+
+
+# What an attempt reserved for transcription as it started: the hold, the cap's refusal,
+# or nothing yet.
+SttHold = SttCharge | cost_ledger.CostCapExceeded | None
+
+
+def stt_hold_open(*, job: CaptionJob) -> SttHold:
+    """Reserve the job's transcription as its attempt starts, in the start's transaction.
+
+    For the recording's length as the upload check measured it, when the job will be
+    transcribed on our own engine (the managed engine reserves at its own price). Returns
+    the hold, the cap's refusal (raised where transcription would begin, so the attempt
+    ends as it would have: the job waits for the cap), or None (an image, the managed
+    engine, a length not known: ``stt_paid`` reserves after decoding then).
+    """
+    duration = job.asset.duration_seconds
+    if job.asset.kind == MediaKind.IMAGE or job.stt_engine == SttEngine.MANAGED or not duration:
+        return None
+    key, amount = f"stt:{job.pk}", stt_cost_micros(duration)
+    try:
+        cost_ledger.cost_reservation_create(user=job.owner, key=key, amount_micros=amount,
+                                            kind="stt", job_id=job.pk)
+    except cost_ledger.CostCapExceeded as refusal:
+        return refusal  # raised before the ledger wrote: the start's transaction goes on
+    return SttCharge(key=key, amount_micros=amount)
+
+
+def stt_hold_close(*, hold: SttHold) -> None:
+    """Release a hold the attempt did not transcribe with (no audio, a failure before)."""
+    if isinstance(hold, SttCharge) and not hold.settled:
+        cost_ledger.cost_reservation_release(key=hold.key)
+        hold.settled = True
 
 
 @contextmanager
-def stt_paid(*, job: CaptionJob, amount_micros: int, key: str = ""):
+def stt_paid(*, job: CaptionJob, amount_micros: int,
+             hold: SttHold = None):
     """Reserve before transcribing; release if it fails; yield the charge to settle after.
 
+    ``hold``: what ``stt_hold_open`` reserved as the attempt started. It is used when it
+    covers ``amount_micros`` (settled at that amount); one that does not (more channels,
+    a longer decode) is released and the whole amount reserved again, under the cap.
     Raises ``cost_ledger.CostCapExceeded`` before the step when the owner's hourly cap
     cannot cover it; the pipeline then defers the job. One key per job (``stt:<job>``,
     shared with the managed engine): a redelivered or resumed job is not charged twice.
     """
-    key = key or f"stt:{job.pk}"
-    cost_ledger.cost_reservation_create(
-        user=job.owner, key=key, amount_micros=amount_micros, kind="stt", job_id=job.pk
-    )
+    if isinstance(hold, cost_ledger.CostCapExceeded):
+        raise hold
+    key = f"stt:{job.pk}"
+    if hold is None or hold.settled or hold.amount_micros < amount_micros:
+        stt_hold_close(hold=hold)
+        cost_ledger.cost_reservation_create(
+            user=job.owner, key=key, amount_micros=amount_micros, kind="stt", job_id=job.pk
+        )
+    charge = SttCharge(key=key, amount_micros=amount_micros)
+    if isinstance(hold, SttCharge):
+        hold.settled = True  # the charge below carries it from here
     try:
-        yield SttCharge(key=key, amount_micros=amount_micros)
+        yield charge
     except BaseException:
         cost_ledger.cost_reservation_release(key=key)
+        charge.settled = True
         raise
 
 
