@@ -131,38 +131,45 @@ def plan_cache_forget(*, user_id) -> None:
 def plan_for_user(*, user, now: datetime | None = None) -> Plan:
     """The plan the user is on at ``now``: read on every API request and upload.
 
-    Kept in the Django cache as (plan code, valid until) for up to
-    ``BILLING_PLAN_CACHE_SECONDS``, so the subscriptions are read once per user per
-    period instead of on every request. "Valid until" is when the granting
-    subscription stops granting (period end after a cancellation, end of the past-due
-    grace), so a fallback to Free still happens at its moment; any change to a
+    Kept in the Django cache as (plan code, valid from, valid until, the granting
+    subscription's period) for up to ``BILLING_PLAN_CACHE_SECONDS``, so the subscriptions
+    are read once per user per period instead of on every request. "Valid until" is when
+    the granting subscription stops granting (period end after a cancellation, end of the
+    past-due grace), so a fallback to Free still happens at its moment; any change to a
     subscription row drops the entry (``billing.signals``).
     """
     if user is None or not getattr(user, "pk", None):
         return FREE
-    now = now or timezone.now()
+    return _plan_entry(user=user, now=now or timezone.now())[0]
+
+
+def _plan_entry(*, user, now: datetime) -> tuple[Plan, tuple[datetime, datetime] | None]:
+    """(the plan, the granting subscription's current period, if it has one)."""
     key = _plan_cache_key(user.pk)
     try:
         cached = cache.get(key)
     except Exception:  # noqa: BLE001 - a cache outage falls back to the database
         cached = None
-    if cached is not None:
-        code, valid_from, valid_until = cached
+    if cached is not None and len(cached) == 4:
+        code, valid_from, valid_until, period = cached
         plan = plan_get(code)
         if plan is not None and valid_from <= now.timestamp() < valid_until:
-            return plan
+            return plan, period
     sub = subscription_granting(user=user, now=now)
     plan = plan_get(sub.plan_code) if sub else FREE
+    period = None
+    if sub and sub.current_period_start and sub.current_period_end:
+        period = (sub.current_period_start, sub.current_period_end)
     ttl = settings.BILLING_PLAN_CACHE_SECONDS
     until = subscription_paid_until(subscription=sub) if sub else None
     valid_until = now.timestamp() + ttl
     if until is not None:
         valid_until = min(valid_until, until.timestamp())
     try:
-        cache.set(key, (plan.code, now.timestamp(), valid_until), timeout=ttl)
+        cache.set(key, (plan.code, now.timestamp(), valid_until, period), timeout=ttl)
     except Exception:  # noqa: BLE001 - the answer stands; the next read tries again
         logger.debug("could not cache the plan of user %s", user.pk, exc_info=True)
-    return plan
+    return plan, period
 
 
 def plan_limits(*, plan: Plan) -> PlanLimits:
@@ -195,10 +202,12 @@ def _calendar_month(now: datetime) -> tuple[datetime, datetime]:
 def billing_period_for_user(*, user, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The subscription's current period; the calendar month (UTC) on Free."""
     now = now or timezone.now()
-    sub = subscription_granting(user=user, now=now)
-    if sub and sub.current_period_start and sub.current_period_end:
-        if sub.current_period_start <= now < sub.current_period_end:
-            return sub.current_period_start, sub.current_period_end
+    if user is None or not getattr(user, "pk", None):
+        return _calendar_month(now)
+    # From the same cached entry as the plan: the subscriptions are read once for both.
+    _, period = _plan_entry(user=user, now=now)
+    if period is not None and period[0] <= now < period[1]:
+        return period
     return _calendar_month(now)
 
 
