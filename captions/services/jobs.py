@@ -249,7 +249,9 @@ def _transition_locked(job_id, to_status: str, *, actor, message: str, audited: 
     elif to_status in FINAL_STATUSES:
         billing_quotas.quota_hold_release(job_id=job.pk)
     if to_status in FINAL_STATUSES:
-        caption_job_finished_on_commit(job_id=job.pk)
+        # A job done is the row completion locked, with its asset, now as committed.
+        caption_job_finished_on_commit(
+            job_id=job.pk, job=job if to_status == JobStatus.DONE else None)
     if audited and _by_staff(job, actor) and to_status in STAFF_AUDITED:
         audit_record(action=STAFF_AUDITED[to_status], target=job, actor=actor,
                      subject_user=job.owner, before={"status": from_status},
@@ -442,6 +444,10 @@ def caption_job_complete(
     rolled back) when the job was cancelled meanwhile."""
     settle = stt_charge is not None and not stt_charge.settled
     with transaction.atomic():
+        # The job's row first (then the cost window, then the owner's account), with its
+        # asset for the telemetry once this commits.
+        locked = (CaptionJob.objects.select_for_update(of=("self",)).select_related("asset")
+                  .get(pk=job.pk))
         # Results of an earlier, interrupted attempt are replaced, never duplicated.
         Transcript.objects.filter(job=job).delete()
         CaptionVariant.objects.filter(job=job).delete()
@@ -463,6 +469,7 @@ def caption_job_complete(
         done = _transition(
             job.pk,
             JobStatus.DONE,
+            locked=locked,
             message="Done",
             stage=JobStage.FINISHED,
             progress=100,
@@ -475,7 +482,8 @@ def caption_job_complete(
         )
         if settle:  # after the job's lock, as everywhere: job, cost window, account
             cost_ledger.cost_reservation_settle(key=stt_charge.key,
-                                                actual_micros=stt_charge.amount_micros)
+                                                actual_micros=stt_charge.amount_micros,
+                                                window_id=stt_charge.window_id)
         done.owner = job.owner  # the same row: the ledger and the event need not read it
         # In the same transaction: a job is in the usage ledger exactly when it is done.
         billing_services.usage_record_job(

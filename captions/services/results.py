@@ -70,6 +70,7 @@ class SttCharge:
 
     key: str
     amount_micros: int
+    window_id: int | None = None  # the ledger's window it was reserved in
     settled: bool = False  # settled or released: nothing more to do with it
 
 
@@ -92,11 +93,11 @@ def stt_hold_open(*, job: CaptionJob) -> SttHold:
         return None
     key, amount = f"stt:{job.pk}", stt_cost_micros(duration)
     try:
-        cost_ledger.cost_reservation_create(user=job.owner, key=key, amount_micros=amount,
-                                            kind="stt", job_id=job.pk)
+        reservation = cost_ledger.cost_reservation_create(
+            user=job.owner, key=key, amount_micros=amount, kind="stt", job_id=job.pk)
     except cost_ledger.CostCapExceeded as refusal:
         return refusal  # raised before the ledger wrote: the start's transaction goes on
-    return SttCharge(key=key, amount_micros=amount)
+    return SttCharge(key=key, amount_micros=amount, window_id=reservation.window_id)
 
 
 def stt_hold_close(*, hold: SttHold) -> None:
@@ -123,10 +124,12 @@ def stt_paid(*, job: CaptionJob, amount_micros: int,
     key = f"stt:{job.pk}"
     if hold is None or hold.settled or hold.amount_micros < amount_micros:
         stt_hold_close(hold=hold)
-        cost_ledger.cost_reservation_create(
+        window_id = cost_ledger.cost_reservation_create(
             user=job.owner, key=key, amount_micros=amount_micros, kind="stt", job_id=job.pk
-        )
-    charge = SttCharge(key=key, amount_micros=amount_micros)
+        ).window_id
+    else:
+        window_id = hold.window_id
+    charge = SttCharge(key=key, amount_micros=amount_micros, window_id=window_id)
     if isinstance(hold, SttCharge):
         hold.settled = True  # the charge below carries it from here
     try:
@@ -143,7 +146,8 @@ def stt_charge_settle(*, job: CaptionJob, charge: SttCharge | None, record: bool
     caller writes ``stt_cost_micro_usd`` with the job's own update."""
     if charge is None or charge.settled:
         return
-    cost_ledger.cost_reservation_settle(key=charge.key, actual_micros=charge.amount_micros)
+    cost_ledger.cost_reservation_settle(key=charge.key, actual_micros=charge.amount_micros,
+                                        window_id=charge.window_id)
     if record:
         stt_cost_record(job=job, amount_micros=charge.amount_micros)
     charge.settled = True

@@ -28,10 +28,14 @@ def _stt_labels(job: CaptionJob) -> tuple[str, str]:
     return engine, model
 
 
-def caption_job_finished_observe(*, job_id) -> None:
+def caption_job_finished_observe(*, job_id, job: CaptionJob | None = None) -> None:
     """Count the job's outcome, stages, media seconds, real-time factor, tokens and cost,
-    and log how it ended (a failure as an error with its code)."""
-    job = CaptionJob.objects.select_related("asset").filter(pk=job_id).first()
+    and log how it ended (a failure as an error with its code).
+
+    ``job``: the row as committed (read under its lock in the finishing transaction, with
+    its asset), so it is not read again; else it is read here."""
+    if job is None:
+        job = CaptionJob.objects.select_related("asset").filter(pk=job_id).first()
     if job is None:
         return
     with log_context_bind(job_id=job.pk, user_id=job.owner_id):
@@ -65,8 +69,10 @@ def caption_job_finished_observe(*, job_id) -> None:
             logger.info("caption job %s", job.status, extra=extra)
 
 
-def caption_job_finished_on_commit(*, job_id) -> None:
+def caption_job_finished_on_commit(*, job_id, job: CaptionJob | None = None) -> None:
     """Observe the job once the transaction that finished it commits (never if it rolls back),
-    with the log ids bound where it finished (the request id its task carried)."""
+    with the log ids bound where it finished (the request id its task carried). ``job``:
+    the row as that transaction leaves it (see ``caption_job_finished_observe``)."""
     context = contextvars.copy_context()
-    transaction.on_commit(lambda: context.run(caption_job_finished_observe, job_id=job_id))
+    transaction.on_commit(
+        lambda: context.run(caption_job_finished_observe, job_id=job_id, job=job))
