@@ -74,7 +74,14 @@ def prepare(*, name: str) -> dict:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
-        "CAPTION_WRITER": "local",
+        # What production settings refuse to start without; nothing here reaches Stripe,
+        # SES or Bedrock (config.settings.bench switches the writer to the offline one).
+        "CAPTION_WRITER": "bedrock",
+        "BEDROCK_MODEL_ID": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "STRIPE_SECRET_KEY": "sk_test_bench",
+        "STRIPE_WEBHOOK_SECRET": "whsec_bench",
+        "DEFAULT_FROM_EMAIL": "bench@localhost",
+        "AWS_SES_REGION_NAME": "us-east-1",
         "CONN_MAX_AGE": "600",
         "PYTHONDONTWRITEBYTECODE": "1",
     }

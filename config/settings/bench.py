@@ -17,6 +17,9 @@ Never used by tests or deployments.
 
 from .production import *  # noqa: F401,F403
 
+# Production refuses the offline writer; the benchmark measures everything around the model.
+CAPTION_WRITER = "local"
+
 API_THROTTLE_READ_RATE = "10000000/min"
 API_THROTTLE_WRITE_RATE = "10000000/min"
 LOGGING = {"version": 1, "disable_existing_loggers": False,
