@@ -44,6 +44,7 @@ from .lease import (
     caption_job_lease_heartbeat,
     caption_job_lease_renew,
     caption_job_start,
+    caption_job_start_reserving,
 )
 from .managed import (
     caption_job_managed_poll,
@@ -78,7 +79,8 @@ __all__ = [
     "caption_job_complete", "caption_job_defer", "caption_job_delete", "caption_job_enqueue",
     "caption_job_event_data", "caption_job_fail", "caption_job_lease_heartbeat",
     "caption_job_lease_renew", "caption_job_message", "caption_job_queue", "caption_job_retry",
-    "caption_job_run", "caption_job_set_stage", "caption_job_start", "caption_job_storage_wait",
+    "caption_job_run", "caption_job_set_stage", "caption_job_start",
+    "caption_job_start_reserving", "caption_job_storage_wait",
     "caption_job_submit", "caption_job_submit_from_upload", "caption_jobs_pending",
     "caption_retention_purge", "caption_writer_config", "direct_upload_create",
     "direct_uploads_sweep", "file_transcribe", "media_asset_create", "media_check",

@@ -136,6 +136,41 @@ def test_failing_llm_call_releases_its_reservation_and_costs_nothing(
     assert window.settled_micros == services.stt_cost_micros(11.0)
 
 
+def test_the_attempt_starts_with_its_transcription_reserved_in_the_same_transaction(
+    translating_user, user, submit
+):
+    set_cap(user, 5_000_000)
+    job, hold = services.caption_job_start_reserving(job_id=submit().pk)
+    assert job.status == JobStatus.PROCESSING and job.attempts == 1
+    held = CostReservation.objects.get(key=f"stt:{job.pk}")
+    assert (held.status, held.reserved_micros) == (ReservationStatus.RESERVED,
+                                                   services.stt_cost_micros(11.0))
+    assert (hold.key, hold.amount_micros, hold.window_id) == (
+        held.key, held.reserved_micros, held.window_id)
+    assert CostWindow.objects.get(user=user).reserved_micros == held.reserved_micros
+    # A duplicate delivery neither starts the job nor reserves again.
+    assert services.caption_job_start_reserving(job_id=job.pk) == (None, None)
+    assert CostReservation.objects.filter(job_id=job.pk).count() == 1
+
+
+def test_a_hold_the_attempt_never_transcribed_with_is_released(
+    translating_user, user, submit, fake_bedrock, monkeypatch, django_capture_on_commit_callbacks
+):
+    from engines import media
+
+    set_cap(user, 5_000_000)
+    job = submit()
+    monkeypatch.setattr(media, "probe", lambda path, **_: media.MediaInfo(
+        format_name="flac", duration_seconds=11.0, has_audio=False, has_video=False))
+    job = run(job, django_capture_on_commit_callbacks)
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "no_media_streams")
+    held = CostReservation.objects.get(key=f"stt:{job.pk}")
+    assert held.status == ReservationStatus.RELEASED and held.settled_micros is None
+    window = CostWindow.objects.get(user=user)
+    assert (window.reserved_micros, window.settled_micros) == (0, 0)
+    assert job.stt_cost_micro_usd == 0 and job.stt_started_at is None
+
+
 def test_sixth_job_within_an_hour_on_free_is_refused_with_retry_after(user_client, user,
                                                                        shared_media):
     options = {**OPTIONS, "language": ""}  # choosing the language is not on Free
