@@ -48,8 +48,8 @@ def _retry_of_crashed_attempt(*, held: str, claim: str) -> bool:
 
 def caption_job_start(*, job_id, attempt_token: str = "") -> CaptionJob | None:
     """Claim a job for a worker attempt (``caption_job_start_reserving``, without the hold)."""
-    job, hold = caption_job_start_reserving(job_id=job_id, attempt_token=attempt_token,
-                                            reserve=False)
+    job, _ = caption_job_start_reserving(job_id=job_id, attempt_token=attempt_token,
+                                         reserve=False)
     return job
 
 
@@ -60,8 +60,6 @@ def caption_job_start_reserving(
 
     Returns (None, None) when there is nothing to do; else the started job and what
     ``stt_hold_open`` gave (``reserve``): the hold, or the hourly cap's refusal.
-
-    Claim a job for a worker attempt. Returns None when there is nothing to do.
 
     A redelivered job whose worker died (its lease ran out) starts a new attempt; after
     CAPTION_JOB_MAX_ATTEMPTS attempts it fails with a reason instead. A delivery that
