@@ -155,7 +155,8 @@ def test_no_template_has_an_inline_script_handler_or_style():
 def test_customer_pages_render_without_inline_code(
     customer_client, done_job, endpoint_with_a_failed_delivery
 ):
-    pages = ["/", "/jobs/new/", f"/jobs/{done_job.pk}/", "/billing/", "/settings/api-keys/",
+    pages = ["/", "/jobs/new/", f"/jobs/{done_job.pk}/", "/billing/", "/settings/account/",
+             "/settings/api-keys/",
              "/settings/webhooks/", f"/settings/webhooks/{endpoint_with_a_failed_delivery.pk}/"]
     found = {}
     for path in pages:
