@@ -8,20 +8,26 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from billing.plans import PLANS
 from config.errors import ApplicationError
 from config.forms import form_show_error
 from config.humanize import format_time_left
 
 from . import selectors, services
 from .forms import CaptionJobForm
+from .showcase import showcase
 
 
 def _wants_json(request) -> bool:
     return request.headers.get("x-requested-with") == "XMLHttpRequest"
 
 
-@login_required
 def dashboard(request):
+    """The customer's jobs; for a visitor, the front page: what it does, a worked example,
+    the plans, and the way in."""
+    if not request.user.is_authenticated:
+        return render(request, "landing.html",
+                      {"example": showcase(), "plans": list(PLANS.values())})
     jobs = selectors.caption_jobs_for_owner(owner=request.user)[:100]
     return render(request, "captions/dashboard.html", {"jobs": jobs})
 

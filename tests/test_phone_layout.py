@@ -94,9 +94,17 @@ def test_every_logged_in_page_fits_a_phone_and_log_out_is_on_screen(
     assert refused == []
 
 
-def test_the_sign_in_pages_fit_a_phone(browser, live_server):  # noqa: F811
+def test_the_front_page_and_the_sign_in_pages_fit_a_phone(browser, live_server):  # noqa: F811
     page = browser.new_page(viewport=PHONE)
-    for name, path in {"login": "/accounts/login/", "signup": "/accounts/signup/",
+    for name, path in {"landing": "/", "login": "/accounts/login/", "signup": "/accounts/signup/",
                        "password-reset": "/accounts/password/reset/"}.items():
         page.goto(f"{live_server.url}{path}")
         assert_fits(page, name)
+
+
+def test_the_front_page_at_desktop_width_has_no_sideways_scroll(browser, live_server):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "desktop-landing.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
