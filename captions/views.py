@@ -1,10 +1,13 @@
 """Server-rendered pages. They validate input and call services; nothing more."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -13,7 +16,7 @@ from config.errors import ApplicationError
 from config.forms import form_show_error
 from config.humanize import format_time_left
 
-from . import selectors, services
+from . import playback, selectors, services, storage
 from .forms import CaptionJobForm
 from .showcase import showcase
 
@@ -67,7 +70,61 @@ def job_new(request):
 def job_detail(request, job_id):
     job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
     transcript = selectors.caption_job_transcript(job=job)
-    return render(request, "captions/job_detail.html", {"job": job, "transcript": transcript})
+    media = playback.caption_job_playback(job=job)
+    response = render(request, "captions/job_detail.html",
+                      {"job": job, "transcript": transcript, "media": media})
+    if media and media.other_origin:
+        # The player and the image preview load from the bucket's presigned URL.
+        response._csp_update = {"media-src": ["'self'", media.other_origin],
+                                "img-src": ["'self'", media.other_origin]}
+    return response
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_CHUNK = 1 << 16
+
+
+def _chunks(fileobj, start: int, length: int):
+    with fileobj:
+        fileobj.seek(start)
+        while length > 0:
+            chunk = fileobj.read(min(_CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+@never_cache
+@login_required
+@require_GET
+def media_playback(request, token):
+    """The upload, for the player, where media is on local disk (S3 serves its own):
+    only to its owner, only while the signed URL is fresh, with byte ranges for seeking."""
+    asset = playback.media_asset_for_playback(owner=request.user, token=token)
+    fileobj = storage.file_open(asset.file.name)
+    size = fileobj.size
+    start, end, status = 0, size - 1, 200
+    match = _RANGE.match(request.headers.get("Range", ""))
+    if match and (match[1] or match[2]):
+        if match[1]:
+            start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
+        else:
+            start = max(0, size - int(match[2]))
+        if start > end:
+            fileobj.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        status = 206
+    response = StreamingHttpResponse(_chunks(fileobj, start, end - start + 1), status=status,
+                                     content_type=asset.content_type)
+    response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Disposition"] = "inline"
+    return response
 
 
 @never_cache
@@ -103,7 +160,8 @@ def transcript_download(request, job_id, fmt="txt"):
         )
     body, content_type = selectors.transcript_export(job=job, transcript=transcript, fmt=fmt)
     response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="transcript-{job.pk}.{fmt}"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, playback.transcript_export_filename(job=job, fmt=fmt))
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

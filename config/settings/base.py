@@ -492,6 +492,11 @@ API_IDEMPOTENCY_TTL_SECONDS = env.int("API_IDEMPOTENCY_TTL_SECONDS", default=24 
 CAPTIONS_DIRECT_UPLOAD_EXPIRES_SECONDS = env.int(
     "CAPTIONS_DIRECT_UPLOAD_EXPIRES_SECONDS", default=15 * 60
 )
+# How long the job page's player URL (presigned GET, or our signed URL) stays valid; a
+# seek after that needs the page reloaded.
+CAPTIONS_PLAYBACK_URL_EXPIRES_SECONDS = env.int(
+    "CAPTIONS_PLAYBACK_URL_EXPIRES_SECONDS", default=60 * 60
+)
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 # Retries double from the base delay up to the cap, and stop after the attempt limit
 # or once the window since the event has passed (then the delivery is failed).
