@@ -11,13 +11,15 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from billing.plans import PLANS
+from billing import selectors as billing_selectors
+from billing.plans import PLANS, Feature
 from config.errors import ApplicationError
 from config.forms import form_show_error
 from config.humanize import format_time_left
 
 from . import playback, selectors, services, storage
 from .forms import CaptionJobForm
+from .services.assets import video_refusal_message
 from .showcase import showcase
 
 
@@ -37,7 +39,10 @@ def dashboard(request):
 
 @login_required
 def job_new(request):
-    form = CaptionJobForm(request.POST or None, request.FILES or None)
+    limits = billing_selectors.plan_limits_for_user(user=request.user)
+    video_allowed = limits.has(Feature.VIDEO)
+    form = CaptionJobForm(request.POST or None, request.FILES or None,
+                          video_allowed=video_allowed)
     status = 200
     headers: dict = {}
     if request.method == "POST":
@@ -60,7 +65,10 @@ def job_new(request):
         if _wants_json(request):
             errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
             return JsonResponse({"errors": errors}, status=status, headers=headers)
-    response = render(request, "captions/job_new.html", {"form": form}, status=status)
+    response = render(request, "captions/job_new.html", {
+        "form": form, "limits": limits, "video_allowed": video_allowed,
+        "video_refusal": video_refusal_message(plan_name=limits.plan.name),
+    }, status=status)
     for name, value in headers.items():
         response[name] = value
     return response

@@ -1,4 +1,7 @@
 // Drag-and-drop upload with a progress bar. Without JavaScript the form posts normally.
+// Before sending, the file is checked against the plan (size, and video where the plan
+// has none) so a customer is not refused only after the whole upload; the server checks
+// the contents again either way.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -12,8 +15,27 @@
   var errors = document.getElementById("form-errors");
   var button = document.getElementById("submit-button");
 
+  var maxBytes = parseInt(form.dataset.maxBytes, 10);
+  var videoAllowed = form.dataset.video === "true";
+  // WebM and Ogg may hold sound alone: those the server decides from the contents.
+  var MAYBE_AUDIO = ["video/webm", "video/ogg"];
+  var VIDEO_EXT = /\.(mp4|m4v|mov|mkv|avi|wmv|mpe?g|3gp|flv)$/i;
+
+  function planRefusal(file) {
+    if (file.size > maxBytes) {
+      return "This file is " + (file.size / 1048576).toFixed(1) + " MB; your " + form.dataset.plan +
+        " plan takes files up to " + form.dataset.maxSize + ".";
+    }
+    var video = (file.type.indexOf("video/") === 0 && MAYBE_AUDIO.indexOf(file.type) < 0) ||
+      (!file.type && VIDEO_EXT.test(file.name));
+    if (video && !videoAllowed) return form.dataset.videoRefusal;
+    return "";
+  }
+
   function showName() {
     nameLabel.textContent = input.files.length ? input.files[0].name : "";
+    var refusal = input.files.length ? planRefusal(input.files[0]) : "";
+    showErrors(refusal ? [refusal] : []);
   }
   input.addEventListener("change", showName);
   ["dragenter", "dragover"].forEach(function (type) {
@@ -41,6 +63,8 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     if (!input.files.length) { showErrors(["Choose a file to upload."]); return; }
+    var refusal = planRefusal(input.files[0]);
+    if (refusal) { showErrors([refusal]); return; }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action || window.location.href);
     xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
@@ -66,10 +90,12 @@
       var messages = [];
       Object.keys(data.errors || {}).forEach(function (field) {
         data.errors[field].forEach(function (m) {
-          messages.push(field === "__all__" ? m : field.replace("_", " ") + ": " + m);
+          var label = document.querySelector('label[for="id_' + field + '"]');
+          var named = field !== "__all__" && field !== "file" && label;
+          messages.push(named ? label.textContent + ": " + m : m);
         });
       });
-      if (!messages.length) messages.push("The upload failed (HTTP " + xhr.status + "). Please try again.");
+      if (!messages.length) messages.push("The upload did not go through. Please try again in a moment.");
       showErrors(messages);
     });
     xhr.addEventListener("error", function () {
