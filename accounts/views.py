@@ -2,6 +2,7 @@
 revoke."""
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -10,12 +11,13 @@ from django.views.decorators.http import require_POST
 
 from billing import selectors as billing_selectors
 from billing.plans import Feature
+from captions.services.closing import account_delete as captions_account_delete
 from config.errors import ApplicationError
 from config.forms import form_show_error
 from webhooks import selectors as webhook_selectors
 
 from . import selectors, services
-from .forms import ApiKeyForm
+from .forms import AccountDeleteForm, ApiKeyForm
 
 
 @never_cache
@@ -30,6 +32,28 @@ def account(request):
         "endpoints": webhook_selectors.webhook_endpoints_for_owner(owner=request.user).count(),
         "features": limits.plan.feature_list(),
     })
+
+
+@never_cache
+@login_required
+def account_delete(request):
+    """Delete the account and all its data, after the password is entered again."""
+    form = AccountDeleteForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                captions_account_delete(user=request.user,
+                                        password=form.cleaned_data["password"])
+            except ApplicationError as exc:
+                status = form_show_error(form, exc)
+            else:
+                logout(request)
+                messages.success(request, "Your account and all its data were deleted.")
+                return redirect("captions:dashboard")
+        else:
+            status = 400
+    return render(request, "accounts/account_delete.html", {"form": form}, status=status)
 
 
 def _api_refusal(plan) -> str:

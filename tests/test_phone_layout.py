@@ -70,6 +70,7 @@ def test_every_logged_in_page_fits_a_phone_and_log_out_is_on_screen(
         "job-done": f"/jobs/{job.pk}/",
         "billing": "/billing/",
         "account": "/settings/account/",
+        "account-delete": "/settings/account/delete/",
         "api-keys": "/settings/api-keys/",
         "webhooks": "/settings/webhooks/",
         "webhook-endpoint": f"/settings/webhooks/{endpoint.pk}/",
