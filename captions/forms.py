@@ -85,3 +85,20 @@ class CaptionJobForm(forms.Form):
     def options(self) -> dict:
         """The caption options as sent, for the submission service to check."""
         return {o.name: self.cleaned_data.get(o.name) for o in OPTIONS}
+
+
+class TranscriptEditForm(forms.Form):
+    """One text field per transcript line, labelled with its time; the service judges."""
+
+    def __init__(self, *args, segments: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        for index, segment in enumerate(segments):
+            start = int(float(segment["start"]))
+            self.fields[f"line_{index}"] = _AsSentText(
+                label=f"{start // 60}:{start % 60:02d}", required=False,
+                initial=segment.get("text", ""),
+                widget=forms.Textarea(attrs={"rows": 2}))
+
+    def texts(self) -> dict[int, str]:
+        return {int(name.removeprefix("line_")): value or ""
+                for name, value in self.cleaned_data.items()}

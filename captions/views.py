@@ -18,8 +18,9 @@ from config.forms import form_show_error
 from config.humanize import format_time_left
 
 from . import playback, selectors, services, storage
-from .forms import CaptionJobForm
+from .forms import CaptionJobForm, TranscriptEditForm
 from .services.assets import video_refusal_message
+from .services.editing import transcript_correct
 from .showcase import showcase
 
 
@@ -86,6 +87,31 @@ def job_detail(request, job_id):
         response._csp_update = {"media-src": ["'self'", media.other_origin],
                                 "img-src": ["'self'", media.other_origin]}
     return response
+
+
+@never_cache
+@login_required
+def transcript_edit(request, job_id):
+    """Correct the transcript's words line by line; the timings and the history are kept."""
+    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    transcript = selectors.caption_job_transcript(job=job)
+    if transcript is None or job.results_purged_at:
+        messages.error(request, "This job has no transcript to correct.")
+        return redirect("captions:job_detail", job_id=job.pk)
+    form = TranscriptEditForm(request.POST or None, segments=transcript.segments)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            transcript_correct(job=job, texts=form.texts(), actor=request.user)
+        except ApplicationError as exc:
+            status = form_show_error(form, exc)
+        else:
+            messages.success(request, "Your corrections are saved; the downloads use them. "
+                                      "The earlier version is kept.")
+            return redirect("captions:job_detail", job_id=job.pk)
+    return render(request, "captions/transcript_edit.html",
+                  {"job": job, "form": form, "revisions": transcript.revisions.count()},
+                  status=status)
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")

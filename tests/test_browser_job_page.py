@@ -47,4 +47,16 @@ def test_click_a_line_to_play_from_it_and_copy_a_caption(
     assert page.evaluate("navigator.clipboard.readText()") == (
         "Ask what you can do for your country.")
     assert_fits(page, "job-player")
+
+    # Edit a word, then download the subtitles with the edit in them.
+    page.click("text=Correct words")
+    assert_fits(page, "transcript-edit")
+    page.fill("#id_line_1", "ask what you can do for your nation.")
+    page.click("text=Save corrections")
+    page.wait_for_selector("text=Your corrections are saved")
+    with page.expect_download() as download:
+        page.click("text=Subtitles .srt")
+    assert download.value.suggested_filename == "jfk.srt"
+    subtitles = open(download.value.path()).read()
+    assert "for your nation." in subtitles and "07,420 --> 00:00:10,360" in subtitles
     assert refused == []
