@@ -84,6 +84,13 @@ def test_every_logged_in_page_fits_a_phone_and_log_out_is_on_screen(
         box = log_out.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (
             name, box)
+    # The same pages at desktop width, for a person to compare.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    for name, path in pages.items():
+        page.goto(f"{live_server.url}{path}")
+        page.screenshot(path=str(SCREENSHOTS / f"desktop-{name}.png"), full_page=True)
+        assert overflow(page)["scroll"] <= 1280, name
+    page.set_viewport_size(PHONE)
     # The account page leads to everything the customer set up.
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="Account").click()
