@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('captions', '0011_job_split_channels'),
+        ('captions', '0013_captionjob_reused_from'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
