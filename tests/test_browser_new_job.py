@@ -54,3 +54,24 @@ def test_a_plan_with_video_offers_video_in_the_file_picker(browser, live_server)
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": data_transfer})
     assert page.text_content("#dz-file") == "holiday.mp4"
     assert page.text_content("#form-errors").strip() == ""
+
+
+def test_an_option_out_of_range_is_shown_beside_it_even_when_folded(
+        browser, live_server, shared_media):  # noqa: F811
+    import base64
+
+    page = browser.new_page()
+    log_in_new_customer(page, live_server, "limits@example.com")
+    page.goto(f"{live_server.url}/jobs/new/")
+    page.click("#subtitle-timing summary")
+    page.fill("#id_subtitle_max_lines", "99")
+    page.click("#subtitle-timing summary")  # folded again before sending
+    payload = base64.b64encode((shared_media / "jfk.flac").read_bytes()).decode()
+    data_transfer = page.evaluate_handle(DROP_FILE, [payload, "jfk.flac"])
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": data_transfer})
+    page.click("#submit-button")
+    page.wait_for_selector("#id_subtitle_max_lines-error")
+    assert page.is_visible("#id_subtitle_max_lines-error")  # the section opened itself
+    assert page.get_attribute("#id_subtitle_max_lines", "aria-invalid") == "true"
+    assert page.text_content("#form-errors").strip()
+    assert not CaptionJob.objects.exists()

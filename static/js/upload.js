@@ -51,6 +51,27 @@
     }
   });
 
+  function clearFieldErrors() {
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error.from-js"), function (p) {
+      var control = document.getElementById(p.dataset.for);
+      if (control) { control.removeAttribute("aria-invalid"); control.removeAttribute("aria-describedby"); }
+      p.remove();
+    });
+  }
+
+  function showFieldError(control, text) {
+    var p = document.createElement("p");
+    p.className = "field-error from-js";
+    p.id = control.id + "-error";
+    p.dataset.for = control.id;
+    p.textContent = text;
+    control.insertAdjacentElement("afterend", p);
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", p.id);
+    var folded = control.closest("details");
+    if (folded) folded.open = true;
+  }
+
   function showErrors(list) {
     errors.textContent = "";
     list.forEach(function (text) {
@@ -88,13 +109,18 @@
       button.disabled = false;
       wrap.hidden = true;
       var messages = [];
+      clearFieldErrors();
       Object.keys(data.errors || {}).forEach(function (field) {
+        var control = document.getElementById("id_" + field);
         data.errors[field].forEach(function (m) {
-          var label = document.querySelector('label[for="id_' + field + '"]');
-          var named = field !== "__all__" && field !== "file" && label;
-          messages.push(named ? label.textContent + ": " + m : m);
+          // An option's error goes beside it; the file's and the form's go on top.
+          if (field !== "__all__" && field !== "file" && control) showFieldError(control, m);
+          else messages.push(m);
         });
       });
+      if (!messages.length && document.querySelector(".field-error.from-js")) {
+        messages.push("Some options need a change: see the marked fields.");
+      }
       if (!messages.length) messages.push("The upload did not go through. Please try again in a moment.");
       showErrors(messages);
     });
