@@ -3,7 +3,7 @@ what an export's file is called.
 
 The browser plays the upload from a short-lived URL: a presigned GET where media is in
 S3, otherwise our own signed URL (``captions:media_playback``), which checks the owner
-too. Either stops working after ``CAPTIONS_PLAYBACK_URL_EXPIRES_SECONDS``.
+too. Either stops working after ``CAPTIONS_PLAYBACK_EXPIRES_SECONDS``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def caption_job_playback(*, job: CaptionJob) -> Playback | None:
     key = asset.file.name
     url = storage.playback_url_presigned(
         key, content_type=asset.content_type,
-        expires_seconds=settings.CAPTIONS_PLAYBACK_URL_EXPIRES_SECONDS)
+        expires_seconds=settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS)
     if url is None:
         url = reverse("captions:media_playback", args=[storage.playback_token(key)])
     return Playback(url=url, kind=asset.kind, content_type=asset.content_type)
@@ -50,7 +50,7 @@ def media_asset_for_playback(*, owner, token: str) -> MediaAsset:
     """The owner's upload a playback token names; Http404 when the token is forged,
     expired, or names someone else's upload (indistinguishable from a missing one)."""
     key = storage.playback_token_key(
-        token, max_age=settings.CAPTIONS_PLAYBACK_URL_EXPIRES_SECONDS)
+        token, max_age=settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS)
     asset = key and MediaAsset.objects.filter(
         owner=owner, file=key, purged_at__isnull=True).first()
     if not asset:

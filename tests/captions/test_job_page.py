@@ -43,7 +43,7 @@ def test_the_upload_plays_from_a_presigned_url_the_page_policy_allows(user_clien
     # Presigned for a short time, by S3 (moto here), and playable by the browser.
     assert "Signature=" in src
     expires = int(re.search(r"Expires=(\d+)", src).group(1))
-    assert 3500 < expires - time.time() <= 3601  # CAPTIONS_PLAYBACK_URL_EXPIRES_SECONDS
+    assert 3500 < expires - time.time() <= 3601  # CAPTIONS_PLAYBACK_EXPIRES_SECONDS
     origin = re.match(r"https?://[^/]+", src).group(0)
     policy = response["Content-Security-Policy"]
     assert re.search(rf"media-src 'self' {re.escape(origin)}(;|$)", policy), policy
@@ -150,6 +150,6 @@ def test_local_media_url_is_refused_to_others_when_tampered_or_expired(
     assert stranger.get(src).status_code == 404
     assert Client().get(src).status_code == 302  # to the login page
     assert user_client.get(src[:-3] + "xyz/").status_code == 404
-    settings.CAPTIONS_PLAYBACK_URL_EXPIRES_SECONDS = 1
+    settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS = 1
     time.sleep(2.1)
     assert user_client.get(src).status_code == 404
