@@ -6,6 +6,14 @@ from django.views.decorators.debug import sensitive_variables
 from .models import ApiKeyScope
 
 
+class AccountDeleteForm(forms.Form):
+    password = forms.CharField(
+        label="Your password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="To be sure it is you.",
+    )
+
+
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Which app or person will use the key.")
     scopes = forms.MultipleChoiceField(

@@ -39,6 +39,10 @@ class SubscriptionStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
 
 
+# Subscriptions given by hand (billing/grants.py) have ids no Stripe subscription has.
+GRANT_PREFIX = "grant_"
+
+
 class Subscription(models.Model):
     """The latest state of one Stripe subscription that we have seen.
 
@@ -73,6 +77,11 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_subscription_id} {self.plan_code} ({self.status})"
+
+    @property
+    def is_grant(self) -> bool:
+        """Given by hand for a period (``manage.py grant_plan``), not bought through Stripe."""
+        return self.stripe_subscription_id.startswith(GRANT_PREFIX)
 
 
 class StripeEventStatus(models.TextChoices):

@@ -84,6 +84,27 @@ class _Word:
 _CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+# Characters no file name should carry on any system, besides the control marks above.
+_UNSAFE_IN_NAMES = re.compile(r'[<>:"/\\|?*%;\x00]+')
+_MAX_NAME_CHARS = 100
+
+
+def export_filename(original_name: str, fmt: str) -> str:
+    """The download's name: the upload's name with the export's extension, made safe.
+
+    ``interview (final).mp4`` gives ``interview (final).srt``. Folders, control and
+    direction marks, characters Windows refuses and leading dots are dropped; the stem
+    is cut to 100 characters; an empty result falls back to ``transcript``.
+    """
+    name = unicodedata.normalize("NFC", original_name or "")
+    name = re.split(r"[/\\]", name)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = _CONTROL.sub("", stem)
+    stem = _UNSAFE_IN_NAMES.sub("_", stem)
+    stem = " ".join(stem.split())[:_MAX_NAME_CHARS].strip(" ._-")
+    return f"{stem or 'transcript'}.{fmt}"
+
+
 def clean_text(text: str) -> str:
     """One line of plain text: no control or direction characters, no cue arrows."""
     text = unicodedata.normalize("NFC", str(text))

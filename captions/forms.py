@@ -55,8 +55,17 @@ class CaptionJobForm(forms.Form):
         help_text="Audio, video or an image. The type is checked from the file's contents.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, video_allowed: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        # The browser's file picker offers what the plan takes (a hint: the server checks
+        # the contents). The input is hidden inside its drop zone, which is its label.
+        file_field = self.fields["file"]
+        file_field.widget.attrs.update({
+            "class": "visually-hidden",
+            "accept": "audio/*,video/*,image/*" if video_allowed else "audio/*,image/*"})
+        if not video_allowed:
+            file_field.help_text = ("Audio or an image. The type is checked from the file's "
+                                    "contents.")
         for option in OPTIONS:
             self.fields[option.name] = _form_field(option)
         # Last on the form: not a caption option, but whether an earlier result may answer.
@@ -66,6 +75,30 @@ class CaptionJobForm(forms.Form):
             required=False, initial=False,
         )
 
+    def caption_fields(self) -> list:
+        return [f for f in self if f.name != "file" and not f.name.startswith("subtitle_")]
+
+    def subtitle_fields(self) -> list:
+        """The subtitle timing limits: shown under "Subtitle timing", closed unless wrong."""
+        return [f for f in self if f.name.startswith("subtitle_")]
+
     def options(self) -> dict:
         """The caption options as sent, for the submission service to check."""
         return {o.name: self.cleaned_data.get(o.name) for o in OPTIONS}
+
+
+class TranscriptEditForm(forms.Form):
+    """One text field per transcript line, labelled with its time; the service judges."""
+
+    def __init__(self, *args, segments: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        for index, segment in enumerate(segments):
+            start = int(float(segment["start"]))
+            self.fields[f"line_{index}"] = _AsSentText(
+                label=f"{start // 60}:{start % 60:02d}", required=False,
+                initial=segment.get("text", ""),
+                widget=forms.Textarea(attrs={"rows": 2}))
+
+    def texts(self) -> dict[int, str]:
+        return {int(name.removeprefix("line_")): value or ""
+                for name, value in self.cleaned_data.items()}

@@ -298,6 +298,32 @@ class Transcript(models.Model):
         return LANGUAGES.get(self.language, self.language).title()
 
 
+class TranscriptRevision(models.Model):
+    """A transcript as it was before a customer's correction: the history of its edits.
+
+    Revision 1 is what speech-to-text produced; each correction stores the text it
+    replaced here and updates the ``Transcript`` (timings kept) that every export reads.
+    """
+
+    transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE,
+                                   related_name="revisions")
+    number = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    segments = models.JSONField(default=list)
+    # Who replaced this revision with the next, and when.
+    replaced_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["transcript", "number"]
+        constraints = [models.UniqueConstraint(fields=["transcript", "number"],
+                                               name="transcript_revision_number_unique")]
+
+    def __str__(self) -> str:
+        return f"revision {self.number} of {self.transcript_id}"
+
+
 class CaptionVariant(models.Model):
     job = models.ForeignKey(CaptionJob, on_delete=models.CASCADE, related_name="captions")
     position = models.PositiveSmallIntegerField()

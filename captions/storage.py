@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -127,6 +128,43 @@ def _s3_download(client, key: str, path: str, *, doing: str) -> None:
             if not chunk:
                 return
             dst.write(chunk)
+
+
+# --- Playback: short-lived URLs a browser can play or show the upload from ---------------
+
+_PLAYBACK_SALT = "captions.storage.playback"
+
+
+def playback_url_presigned(key: str, *, content_type: str, expires_seconds: int) -> str | None:
+    """A presigned GET for the object, shown inline; None where media is not in S3."""
+    client = _client()
+    if client is None:
+        return None
+    return client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": default_storage.bucket_name, "Key": key,
+                "ResponseContentType": content_type, "ResponseContentDisposition": "inline"},
+        ExpiresIn=expires_seconds,
+    )
+
+
+def playback_token(key: str) -> str:
+    """A signed, timestamped token naming ``key``, for our own playback view (local disk)."""
+    return signing.dumps(key, salt=_PLAYBACK_SALT)
+
+
+def playback_token_key(token: str, *, max_age: int) -> str | None:
+    """The key a playback token names, or None when it is forged or older than max_age."""
+    try:
+        return signing.loads(token, salt=_PLAYBACK_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+
+
+def file_open(key: str):
+    """The stored object opened for reading (a Django File with ``size``)."""
+    with _unavailable_as_503("the file could not be read"):
+        return default_storage.open(key, "rb")
 
 
 # --- Direct uploads (S3 only) --------------------------------------------------------------

@@ -14,6 +14,8 @@ urlpatterns = [
              name=f"transcript_{fmt}")
         for fmt in ("txt", "srt", "vtt", "json", "tsv")
     ],
+    path("jobs/<uuid:job_id>/transcript/edit/", views.transcript_edit, name="transcript_edit"),
+    path("media/<str:token>/", views.media_playback, name="media_playback"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
 ]

@@ -1,34 +1,49 @@
 """Server-rendered pages. They validate input and call services; nothing more."""
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from billing import selectors as billing_selectors
+from billing.plans import PLANS, Feature
 from config.errors import ApplicationError
 from config.forms import form_show_error
 from config.humanize import format_time_left
 
-from . import selectors, services
-from .forms import CaptionJobForm
+from . import playback, selectors, services, storage
+from .forms import CaptionJobForm, TranscriptEditForm
+from .services.assets import video_refusal_message
+from .services.editing import transcript_correct
+from .showcase import showcase
 
 
 def _wants_json(request) -> bool:
     return request.headers.get("x-requested-with") == "XMLHttpRequest"
 
 
-@login_required
 def dashboard(request):
+    """The customer's jobs; for a visitor, the front page: what it does, a worked example,
+    the plans, and the way in."""
+    if not request.user.is_authenticated:
+        return render(request, "landing.html",
+                      {"example": showcase(), "plans": list(PLANS.values())})
     jobs = selectors.caption_jobs_for_owner(owner=request.user)[:100]
     return render(request, "captions/dashboard.html", {"jobs": jobs})
 
 
 @login_required
 def job_new(request):
-    form = CaptionJobForm(request.POST or None, request.FILES or None)
+    limits = billing_selectors.plan_limits_for_user(user=request.user)
+    video_allowed = limits.has(Feature.VIDEO)
+    form = CaptionJobForm(request.POST or None, request.FILES or None,
+                          video_allowed=video_allowed)
     status = 200
     headers: dict = {}
     if request.method == "POST":
@@ -51,7 +66,10 @@ def job_new(request):
         if _wants_json(request):
             errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
             return JsonResponse({"errors": errors}, status=status, headers=headers)
-    response = render(request, "captions/job_new.html", {"form": form}, status=status)
+    response = render(request, "captions/job_new.html", {
+        "form": form, "limits": limits, "video_allowed": video_allowed,
+        "video_refusal": video_refusal_message(plan_name=limits.plan.name),
+    }, status=status)
     for name, value in headers.items():
         response[name] = value
     return response
@@ -61,7 +79,86 @@ def job_new(request):
 def job_detail(request, job_id):
     job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
     transcript = selectors.caption_job_transcript(job=job)
-    return render(request, "captions/job_detail.html", {"job": job, "transcript": transcript})
+    media = playback.caption_job_playback(job=job)
+    response = render(request, "captions/job_detail.html",
+                      {"job": job, "transcript": transcript, "media": media})
+    if media and media.other_origin:
+        # The player and the image preview load from the bucket's presigned URL.
+        response._csp_update = {"media-src": ["'self'", media.other_origin],
+                                "img-src": ["'self'", media.other_origin]}
+    return response
+
+
+@never_cache
+@login_required
+def transcript_edit(request, job_id):
+    """Correct the transcript's words line by line; the timings and the history are kept."""
+    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    transcript = selectors.caption_job_transcript(job=job)
+    if transcript is None or job.results_purged_at:
+        messages.error(request, "This job has no transcript to correct.")
+        return redirect("captions:job_detail", job_id=job.pk)
+    form = TranscriptEditForm(request.POST or None, segments=transcript.segments)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            transcript_correct(job=job, texts=form.texts(), actor=request.user)
+        except ApplicationError as exc:
+            status = form_show_error(form, exc)
+        else:
+            messages.success(request, "Your corrections are saved; the downloads use them. "
+                                      "The earlier version is kept.")
+            return redirect("captions:job_detail", job_id=job.pk)
+    return render(request, "captions/transcript_edit.html",
+                  {"job": job, "form": form, "revisions": transcript.revisions.count()},
+                  status=status)
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_CHUNK = 1 << 16
+
+
+def _chunks(fileobj, start: int, length: int):
+    with fileobj:
+        fileobj.seek(start)
+        while length > 0:
+            chunk = fileobj.read(min(_CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+@never_cache
+@login_required
+@require_GET
+def media_playback(request, token):
+    """The upload, for the player, where media is on local disk (S3 serves its own):
+    only to its owner, only while the signed URL is fresh, with byte ranges for seeking."""
+    asset = playback.media_asset_for_playback(owner=request.user, token=token)
+    fileobj = storage.file_open(asset.file.name)
+    size = fileobj.size
+    start, end, status = 0, size - 1, 200
+    match = _RANGE.match(request.headers.get("Range", ""))
+    if match and (match[1] or match[2]):
+        if match[1]:
+            start, end = int(match[1]), min(int(match[2] or size - 1), size - 1)
+        else:
+            start = max(0, size - int(match[2]))
+        if start > end:
+            fileobj.close()
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        status = 206
+    response = StreamingHttpResponse(_chunks(fileobj, start, end - start + 1), status=status,
+                                     content_type=asset.content_type)
+    response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Disposition"] = "inline"
+    return response
 
 
 @never_cache
@@ -97,7 +194,8 @@ def transcript_download(request, job_id, fmt="txt"):
         )
     body, content_type = selectors.transcript_export(job=job, transcript=transcript, fmt=fmt)
     response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="transcript-{job.pk}.{fmt}"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, playback.transcript_export_filename(job=job, fmt=fmt))
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

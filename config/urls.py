@@ -11,19 +11,15 @@ from drf_spectacular.views import (
 
 from config import health, outages
 
-# The API docs run Swagger UI and Redoc from jsDelivr (drf-spectacular's default), so
-# their pages alone may load scripts, styles and images from there. Still no inline
+# The API docs run Swagger UI and Redoc from our own static files (drf-spectacular-sidecar),
+# so they work without internet and load nothing from another host. Still no inline
 # script: Swagger's start-up script comes from the split view (?script=), and Redoc
 # starts from its <redoc spec-url> tag (REDOC_UI_SETTINGS would add an inline script).
 # Styles may be inline here only, because both libraries style their widgets with
-# <style> elements they write at run time; Redoc's search runs in a blob: worker and
-# its page uses Google Fonts.
-DOCS_CDN = "https://cdn.jsdelivr.net"
+# <style> elements they write at run time; Redoc's search runs in a blob: worker.
 api_docs_policy = csp_replace({
-    "script-src": ["'self'", DOCS_CDN],
-    "style-src": ["'self'", "'unsafe-inline'", DOCS_CDN, "https://fonts.googleapis.com"],
-    "img-src": ["'self'", "data:", DOCS_CDN],
-    "font-src": ["'self'", "https://fonts.gstatic.com"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
     "worker-src": ["'self'", "blob:"],
 })
 
@@ -41,7 +37,8 @@ urlpatterns = [
          api_docs_policy(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
          name="api_docs"),
     path("api/redoc/",
-         api_docs_policy(SpectacularRedocView.as_view(url_name="api_schema")),
+         api_docs_policy(SpectacularRedocView.as_view(
+             url_name="api_schema", template_name="api/redoc.html")),
          name="api_redoc"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

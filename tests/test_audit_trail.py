@@ -18,7 +18,7 @@ def rows(action):
 
 
 def test_an_api_key_created_and_revoked_on_the_settings_page_leaves_one_row_each(
-        user_client, user):
+        user_client, user, api_plan):
     response = user_client.post("/settings/api-keys/", {"name": "ci", "scopes": ["read"]},
                                 HTTP_X_REQUEST_ID="req-key-1")
     assert response.status_code == 200

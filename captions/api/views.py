@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -37,6 +38,7 @@ from captions.models import (
     MediaKind,
     SttEngine,
 )
+from captions.playback import transcript_export_filename
 from config.errors import ApplicationError
 
 TRANSCRIPT_FORMATS = ("txt", "srt", "vtt", "json", "tsv")
@@ -451,9 +453,8 @@ class TranscriptApi(APIView):
             job=job, transcript=transcript, fmt=export_format
         )
         response = HttpResponse(body.encode(), content_type=content_type)
-        response["Content-Disposition"] = (
-            f'attachment; filename="transcript-{job.pk}.{export_format}"'
-        )
+        response["Content-Disposition"] = content_disposition_header(
+            True, transcript_export_filename(job=job, fmt=export_format))
         response["X-Content-Type-Options"] = "nosniff"
         return response
 

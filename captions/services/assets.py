@@ -57,12 +57,17 @@ def _check_size(size: int | None, *, limits) -> None:
         )
 
 
+def video_refusal_message(*, plan_name: str) -> str:
+    """What a customer on a plan without video reads, before uploading (the form) or after."""
+    return (f"Video uploads are not part of the {plan_name} plan. Upgrade on the billing "
+            "page, or upload the sound track as audio.")
+
+
 def _check_plan_allows_kind(kind: str, *, limits) -> None:
     """403 for a video on a plan without video (the plan catalogue's features)."""
     if kind == MediaKind.VIDEO and not limits.has(Feature.VIDEO):
         raise ApplicationError(
-            f"Video uploads are not part of the {limits.plan.name} plan. Upgrade on the "
-            "billing page, or upload the sound track as audio.",
+            video_refusal_message(plan_name=limits.plan.name),
             code="plan_feature_missing", status=403,
             details={"feature": Feature.VIDEO, "plan": limits.plan.code},
         )

@@ -27,6 +27,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+SITE_NAME = env("SITE_NAME", default="Caption Generator")  # account emails: name, SITE_URL's host
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,7 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "drf_spectacular",
+    "drf_spectacular", "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "csp",
@@ -151,7 +152,7 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Caption Generator] "
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_RATE_LIMITS = {
     # Wrong passwords slow an attacker down without locking the owner out for good.
@@ -287,11 +288,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Caption Generator API",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # Sessions stay in PostgreSQL and are read through the cache: a page's status poll
@@ -462,22 +458,23 @@ REST_FRAMEWORK.update(
         "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     }
 )
-SPECTACULAR_SETTINGS.update(
-    {
-        "DESCRIPTION": (
-            "Submit audio, video or images and get transcripts, subtitles and captions. "
-            "Authenticate with `Authorization: Bearer <API key>`. Every error is "
-            '`{"code", "message", "details"}`. POSTs accept an `Idempotency-Key` header. '
-            "Webhooks are signed: `Caption-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
-            "'<t>.<raw body>' with the endpoint secret>`."
-        ),
-        "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-        "SERVE_AUTHENTICATION": [],
-        "COMPONENT_SPLIT_REQUEST": True,
-        "SCHEMA_PATH_PREFIX": "/api/v1",
-        "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "captions.models.JobStatus"},
-    }
-)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Caption Generator API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar), no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR",
+    "DESCRIPTION": (
+        "Submit audio, video or images and get transcripts, subtitles and captions. "
+        "Authenticate with `Authorization: Bearer <API key>`. Every error is "
+        '`{"code", "message", "details"}`. POSTs accept an `Idempotency-Key` header. '
+        "Webhooks are signed: `Caption-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
+        "'<t>.<raw body>' with the endpoint secret>`."
+    ),
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "captions.models.JobStatus"},
+}
 # Requests per minute (or "N/s", "N/h") for each API key, counted in the Redis cache.
 API_THROTTLE_READ_RATE = env("API_THROTTLE_READ_RATE", default="600/min")
 API_THROTTLE_WRITE_RATE = env("API_THROTTLE_WRITE_RATE", default="120/min")
@@ -485,6 +482,8 @@ API_IDEMPOTENCY_TTL_SECONDS = env.int("API_IDEMPOTENCY_TTL_SECONDS", default=24 
 CAPTIONS_DIRECT_UPLOAD_EXPIRES_SECONDS = env.int(
     "CAPTIONS_DIRECT_UPLOAD_EXPIRES_SECONDS", default=15 * 60
 )
+# The job page's player URL (a presigned GET, or our signed one) works this long.
+CAPTIONS_PLAYBACK_EXPIRES_SECONDS = env.int("CAPTIONS_PLAYBACK_EXPIRES_SECONDS", default=3600)
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 # Retries double from the base delay up to the cap, and stop after the attempt limit
 # or once the window since the event has passed (then the delivery is failed).

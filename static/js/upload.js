@@ -1,4 +1,7 @@
 // Drag-and-drop upload with a progress bar. Without JavaScript the form posts normally.
+// Before sending, the file is checked against the plan (size, and video where the plan
+// has none) so a customer is not refused only after the whole upload; the server checks
+// the contents again either way.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -12,8 +15,27 @@
   var errors = document.getElementById("form-errors");
   var button = document.getElementById("submit-button");
 
+  var maxBytes = parseInt(form.dataset.maxBytes, 10);
+  var videoAllowed = form.dataset.video === "true";
+  // WebM and Ogg may hold sound alone: those the server decides from the contents.
+  var MAYBE_AUDIO = ["video/webm", "video/ogg"];
+  var VIDEO_EXT = /\.(mp4|m4v|mov|mkv|avi|wmv|mpe?g|3gp|flv)$/i;
+
+  function planRefusal(file) {
+    if (file.size > maxBytes) {
+      return "This file is " + (file.size / 1048576).toFixed(1) + " MB; your " + form.dataset.plan +
+        " plan takes files up to " + form.dataset.maxSize + ".";
+    }
+    var video = (file.type.indexOf("video/") === 0 && MAYBE_AUDIO.indexOf(file.type) < 0) ||
+      (!file.type && VIDEO_EXT.test(file.name));
+    if (video && !videoAllowed) return form.dataset.videoRefusal;
+    return "";
+  }
+
   function showName() {
     nameLabel.textContent = input.files.length ? input.files[0].name : "";
+    var refusal = input.files.length ? planRefusal(input.files[0]) : "";
+    showErrors(refusal ? [refusal] : []);
   }
   input.addEventListener("change", showName);
   ["dragenter", "dragover"].forEach(function (type) {
@@ -29,6 +51,27 @@
     }
   });
 
+  function clearFieldErrors() {
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error.from-js"), function (p) {
+      var control = document.getElementById(p.dataset.for);
+      if (control) { control.removeAttribute("aria-invalid"); control.removeAttribute("aria-describedby"); }
+      p.remove();
+    });
+  }
+
+  function showFieldError(control, text) {
+    var p = document.createElement("p");
+    p.className = "field-error from-js";
+    p.id = control.id + "-error";
+    p.dataset.for = control.id;
+    p.textContent = text;
+    control.insertAdjacentElement("afterend", p);
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", p.id);
+    var folded = control.closest("details");
+    if (folded) folded.open = true;
+  }
+
   function showErrors(list) {
     errors.textContent = "";
     list.forEach(function (text) {
@@ -41,6 +84,8 @@
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     if (!input.files.length) { showErrors(["Choose a file to upload."]); return; }
+    var refusal = planRefusal(input.files[0]);
+    if (refusal) { showErrors([refusal]); return; }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action || window.location.href);
     xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
@@ -64,12 +109,19 @@
       button.disabled = false;
       wrap.hidden = true;
       var messages = [];
+      clearFieldErrors();
       Object.keys(data.errors || {}).forEach(function (field) {
+        var control = document.getElementById("id_" + field);
         data.errors[field].forEach(function (m) {
-          messages.push(field === "__all__" ? m : field.replace("_", " ") + ": " + m);
+          // An option's error goes beside it; the file's and the form's go on top.
+          if (field !== "__all__" && field !== "file" && control) showFieldError(control, m);
+          else messages.push(m);
         });
       });
-      if (!messages.length) messages.push("The upload failed (HTTP " + xhr.status + "). Please try again.");
+      if (!messages.length && document.querySelector(".field-error.from-js")) {
+        messages.push("Some options need a change: see the marked fields.");
+      }
+      if (!messages.length) messages.push("The upload did not go through. Please try again in a moment.");
       showErrors(messages);
     });
     xhr.addEventListener("error", function () {

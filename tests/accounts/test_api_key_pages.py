@@ -48,6 +48,7 @@ def test_a_key_needs_a_name_and_a_scope(user_client):
     assert not ApiKey.objects.exists()
 
 
-def test_the_page_needs_a_login_and_is_linked_from_the_nav(user_client):
+def test_the_page_needs_a_login_and_is_linked_from_the_account_page_in_the_nav(user_client):
     assert Client().get("/settings/api-keys/").status_code == 302
-    assert b'href="/settings/api-keys/"' in user_client.get("/").content
+    assert b'href="/settings/account/"' in user_client.get("/").content
+    assert b'href="/settings/api-keys/"' in user_client.get("/settings/account/").content

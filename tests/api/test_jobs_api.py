@@ -169,9 +169,8 @@ def test_transcript_in_every_format_is_an_attachment_that_parses_back(api, user)
     for fmt in ("txt", "srt", "vtt", "json", "tsv"):
         response = api.get(f"{base}.{fmt}")
         assert response.status_code == 200, (fmt, response.content)
-        assert response["Content-Disposition"] == (
-            f'attachment; filename="transcript-{job.pk}.{fmt}"'
-        )
+        # Named after the upload (the factory's "fixture.wav"), with the export's extension.
+        assert response["Content-Disposition"] == f'attachment; filename="fixture.{fmt}"'
         assert response["X-Content-Type-Options"] == "nosniff"
     assert api.get(f"{base}.txt").content.decode().strip() == transcript.text
 

@@ -93,8 +93,8 @@ def test_minute_of_speech_becomes_a_transcript_and_five_readable_exports(
     for fmt in ("txt", "srt", "vtt", "json", "tsv"):
         response = user_client.get(f"/jobs/{job.pk}/transcript.{fmt}")
         assert response.status_code == 200, fmt
-        assert response["Content-Disposition"] == (
-            f'attachment; filename="transcript-{job.pk}.{fmt}"')
+        # Named after the upload ("minute.flac"), with the export's extension.
+        assert response["Content-Disposition"] == f'attachment; filename="minute.{fmt}"'
         assert response["X-Content-Type-Options"] == "nosniff"
         downloads[fmt] = response.content.decode("utf-8")
     assert downloads["txt"].strip() == transcript.text

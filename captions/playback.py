@@ -1,0 +1,63 @@
+"""Reads for the job page's player and its downloads: where the upload plays from, and
+what an export's file is called.
+
+The browser plays the upload from a short-lived URL: a presigned GET where media is in
+S3, otherwise our own signed URL (``captions:media_playback``), which checks the owner
+too. Either stops working after ``CAPTIONS_PLAYBACK_EXPIRES_SECONDS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import Http404
+from django.urls import reverse
+
+from . import exports, storage
+from .models import CaptionJob, MediaAsset
+
+
+@dataclass(frozen=True)
+class Playback:
+    url: str
+    kind: str  # "audio", "video" or "image"
+    content_type: str
+
+    @property
+    def other_origin(self) -> str:
+        """The storage's origin when the URL is not ours (the page's CSP must allow it)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+
+
+def caption_job_playback(*, job: CaptionJob) -> Playback | None:
+    """Where the job's upload plays from now, or None once it was deleted (retention)."""
+    asset = job.asset
+    if asset.purged_at is not None or not asset.file.name:
+        return None
+    key = asset.file.name
+    url = storage.playback_url_presigned(
+        key, content_type=asset.content_type,
+        expires_seconds=settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS)
+    if url is None:
+        url = reverse("captions:media_playback", args=[storage.playback_token(key)])
+    return Playback(url=url, kind=asset.kind, content_type=asset.content_type)
+
+
+def media_asset_for_playback(*, owner, token: str) -> MediaAsset:
+    """The owner's upload a playback token names; Http404 when the token is forged,
+    expired, or names someone else's upload (indistinguishable from a missing one)."""
+    key = storage.playback_token_key(
+        token, max_age=settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS)
+    asset = key and MediaAsset.objects.filter(
+        owner=owner, file=key, purged_at__isnull=True).first()
+    if not asset:
+        raise Http404("No such media.")
+    return asset
+
+
+def transcript_export_filename(*, job: CaptionJob, fmt: str) -> str:
+    """The download's name: the upload's, with the format's extension (made safe)."""
+    return exports.export_filename(job.asset.original_name, fmt)
