@@ -176,3 +176,19 @@ def test_a_throttle_whose_counter_the_cache_loses_lets_the_request_through(
     monkeypatch.setattr(cache, "incr", incr)
     monkeypatch.setattr(cache, "add", lambda *args, **kwargs: False)
     assert [client.get("/api/v1/usage/").status_code for _ in range(4)] == [200] * 4
+
+
+def test_a_burst_across_a_window_boundary_is_not_let_through_at_twice_the_rate(
+    settings, user, make_key, monkeypatch
+):
+    import api.throttles
+
+    settings.API_THROTTLE_READ_RATE = "3/min"
+    client = bearer_client(make_key(user)[1])
+    clock = {"now": 120 * 60 - 1.0}  # one second before a minute's window ends
+    monkeypatch.setattr(api.throttles.time, "time", lambda: clock["now"])
+    assert [client.get("/api/v1/usage/").status_code for _ in range(3)] == [200] * 3
+    clock["now"] += 2.0  # the next window has begun; the last minute saw three already
+    assert client.get("/api/v1/usage/").status_code == 429
+    clock["now"] += 60.0  # a minute later the earlier requests have slid out
+    assert client.get("/api/v1/usage/").status_code == 200
