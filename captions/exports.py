@@ -184,7 +184,10 @@ def _break_cost(before: _Word, after: _Word) -> float:
     word = before.text.lower().strip("\"'“”‘’()[]")
     if word in _CLINGING:
         return 2.5
-    if after.text.lower().strip("\"'“”‘’()[]") in _OPENING:
+    following = after.text.strip("\"'“”‘’()[]")
+    if following[:1].isupper() and following.split("'")[0] != "I":
+        return 2.0  # a name inside a sentence ends its phrase ("my fellow | Americans")
+    if following.lower() in _OPENING:
         return 0.6
     return 1.5
 

@@ -18,7 +18,7 @@ def test_a_visitor_sees_what_it_does_an_example_the_prices_and_sign_up():
     # The worked example: the transcript, its subtitles as our SRT export renders them,
     # and a caption.
     assert "ask what you can do for your country." in html
-    assert "00:00:00,000 --&gt; 00:00:01,560" in html
+    assert "00:00:00,000 --&gt; 00:00:02,100\nAnd so my fellow Americans" in html
     assert "Caption <span class=\"muted\">(LinkedIn, professional)" in html
     for plan in PLANS.values():
         assert f"<h3>{plan.name}</h3>" in html

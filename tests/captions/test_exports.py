@@ -229,3 +229,11 @@ def test_random_transcripts_end_with_their_media():
         assert all(a[1] <= b[0] and b[0] < b[1] for a, b in zip(cues, cues[1:], strict=False))
         assert " ".join(" ".join(lines) for *_, lines in cues).split() == (
             " ".join(s["text"] for s in segments).split())
+
+
+def test_a_name_is_not_cut_from_the_words_before_it():
+    from captions.showcase import DURATION_SECONDS, SEGMENTS
+
+    cues = transcript_cues(SEGMENTS, duration_seconds=DURATION_SECONDS)
+    assert cues[0].text == "And so my fellow Americans", [c.text for c in cues]
+    assert cues[-1].end_ms <= DURATION_SECONDS * 1000
