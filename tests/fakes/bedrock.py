@@ -22,12 +22,13 @@ import json
 import re
 import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import quote, unquote, urlsplit
 
 from PIL import Image
+
+from tests.fakes.loopback import ScriptedLoopbackServer
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
 IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
@@ -65,7 +66,7 @@ class Seen:
 
 
 @dataclass
-class FakeBedrock:
+class FakeBedrock(ScriptedLoopbackServer):
     model_id: str
     region: str = "us-east-1"
     access_key: str = "testing"
@@ -75,34 +76,12 @@ class FakeBedrock:
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self):
-        self._script: deque[str] = deque()
-        self._lock = threading.Lock()
         self.release = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeBedrock:
-        self._thread.start()
-        return self
+        self._serve(_handler(self))
 
     def stop(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-    def script(self, *behaviours: str) -> None:
-        with self._lock:
-            self._script.extend(behaviours)
-
-    def next_behaviour(self) -> str:
-        with self._lock:
-            return self._script.popleft() if self._script else "ok"
+        self.release.set()  # a request held open ("hang") lets go before the server stops
+        super().stop()
 
     def tool_calls(self) -> list[Seen]:
         return [r for r in self.requests if r.body.get("tool_choice")]

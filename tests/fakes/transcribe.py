@@ -25,16 +25,15 @@ import json
 import re
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import boto3
 
 from tests.fakes.bedrock import AccessDenied, ScriptError, verify_sigv4
+from tests.fakes.loopback import ScriptedLoopbackServer
 
 TARGET_PREFIX = "Transcribe."
 JOB_NAME = re.compile(r"^[0-9a-zA-Z._-]{1,200}$")
@@ -66,7 +65,7 @@ class Seen:
 
 
 @dataclass
-class FakeTranscribe:
+class FakeTranscribe(ScriptedLoopbackServer):
     s3_endpoint: str
     bucket: str
     region: str = "us-east-1"
@@ -84,35 +83,10 @@ class FakeTranscribe:
     jobs: dict[str, FakeJob] = field(default_factory=dict)
 
     def __post_init__(self):
-        self._script: deque[str] = deque()
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(_handler(self))
         self.s3 = boto3.client("s3", endpoint_url=self.s3_endpoint, region_name=self.region,
                                aws_access_key_id=self.access_key,
                                aws_secret_access_key=self.secret_key)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeTranscribe:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def script(self, *behaviours: str) -> None:
-        with self._lock:
-            self._script.extend(behaviours)
-
-    def next_behaviour(self) -> str:
-        with self._lock:
-            return self._script.popleft() if self._script else "ok"
 
     def started(self) -> list[Seen]:
         return [r for r in self.requests if r.target == "StartTranscriptionJob"]
