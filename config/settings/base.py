@@ -10,13 +10,10 @@ local-memory cache. Setting ``DATABASE_URL``, ``REDIS_URL`` and
 import re
 from pathlib import Path
 
-import environ
 from botocore.config import Config
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+from .env import BASE_DIR, env  # noqa: F401
 
 # Local state (SQLite, media, the filesystem broker) lives here; scripts/run.sh makes the
 # folders. Importing settings creates nothing.
@@ -345,69 +342,9 @@ WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 # /metrics answers staff sessions, and scrapers sending "Authorization: Bearer <token>".
 METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
 
-# --- Caption writer: Claude on Amazon Bedrock or the Anthropic API (issue 4) ------------
-# CAPTION_WRITER (above) picks the backend: "local" (offline drafts, the default),
-# "bedrock" (production) or "anthropic" (direct API key). Bedrock signs requests with
-# the usual AWS credential chain (environment, profile or instance role).
-BEDROCK_REGION = env("BEDROCK_REGION", default="us-east-1")
-BEDROCK_MODEL_ID = env("BEDROCK_MODEL_ID", default="us.anthropic.claude-haiku-4-5-20251001-v1:0")
-# Only for a private endpoint or a local fake; empty means bedrock-runtime.<region>.
-BEDROCK_ENDPOINT_URL = env("BEDROCK_ENDPOINT_URL", default="")
-ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
-ANTHROPIC_MODEL = env("ANTHROPIC_MODEL", default="claude-haiku-4-5-20251001")
-ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")
-# One HTTP try's limit, and how many tries one call gets on 429, 5xx, timeouts and
-# unreadable answers, waiting base * 2^n seconds (with jitter, at most the maximum).
-LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=60.0)
-LLM_MAX_TRIES = env.int("LLM_MAX_TRIES", default=4)
-LLM_BACKOFF_BASE_SECONDS = env.float("LLM_BACKOFF_BASE_SECONDS", default=1.0)
-LLM_BACKOFF_MAX_SECONDS = env.float("LLM_BACKOFF_MAX_SECONDS", default=20.0)
-LLM_MAX_OUTPUT_TOKENS = env.int("LLM_MAX_OUTPUT_TOKENS", default=2048)
-# Transcripts longer than this (characters) are outlined in chunks and the captions are
-# written from the summary; recordings at least this long get a summary and chapters.
-LLM_TRANSCRIPT_CHUNK_CHARS = env.int("LLM_TRANSCRIPT_CHUNK_CHARS", default=24_000)
-LLM_OUTLINE_MIN_SECONDS = env.float("LLM_OUTLINE_MIN_SECONDS", default=180.0)
-LLM_MAX_CHAPTERS = env.int("LLM_MAX_CHAPTERS", default=10)
-# Pictures sent to the model: the long side is shrunk to this; videos send this many
-# key frames (0 = transcript only).
-LLM_IMAGE_MAX_SIDE = env.int("LLM_IMAGE_MAX_SIDE", default=1568)
-LLM_VIDEO_FRAMES = env.int("LLM_VIDEO_FRAMES", default=4)
-# Price per model id, integer micro-dollars per million tokens: [input, output].
-# A regional inference profile ("us.", "eu.", ...) uses its base model's row.
-# Override with a JSON object in LLM_PRICES_JSON. A model with no row is never called.
-LLM_PRICES = {
-    "anthropic.claude-haiku-4-5-20251001-v1:0": [1_000_000, 5_000_000],
-    "anthropic.claude-sonnet-4-5-20250929-v1:0": [3_000_000, 15_000_000],
-    "anthropic.claude-3-5-haiku-20241022-v1:0": [800_000, 4_000_000],
-    "claude-haiku-4-5-20251001": [1_000_000, 5_000_000],
-    "claude-sonnet-4-5-20250929": [3_000_000, 15_000_000],
-    **env.json("LLM_PRICES_JSON", default={}),
-}
+from .billing import *  # noqa: E402,F401,F403
+from .llm import *  # noqa: E402,F401,F403
 
-# --- Billing: plans and Stripe (billing/) --------------------------------------------
-# The plan catalogue lives in billing/plans.py; only what differs between Stripe
-# accounts (keys, price ids, the meter) comes from the environment. With no key set,
-# the pricing and billing pages still render and the upgrade buttons explain why
-# they cannot start a payment.
-STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
-# Point the SDK at another server (the test suite's fake Stripe, stripe-mock).
-STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
-STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
-# Seconds a signed webhook stays acceptable: replays older than this are refused.
-STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
-STRIPE_PRICE_CREATOR = env("STRIPE_PRICE_CREATOR", default="price_creator_monthly")
-STRIPE_PRICE_STUDIO = env("STRIPE_PRICE_STUDIO", default="price_studio_monthly")
-# Metered price attached to Studio subscriptions for audio beyond the included minutes.
-STRIPE_PRICE_STUDIO_OVERAGE = env("STRIPE_PRICE_STUDIO_OVERAGE", default="")
-# Billing meter (event name) that sums overage audio seconds.
-STRIPE_METER_EVENT_NAME = env("STRIPE_METER_EVENT_NAME", default="audio_overage_seconds")
-# How long a past-due subscription keeps its paid limits while Stripe retries the card.
-BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
-# How long a user's plan stays in the cache; any subscription change drops it at once.
-BILLING_PLAN_CACHE_SECONDS = env.int("BILLING_PLAN_CACHE_SECONDS", default=300)
-# A cost reservation not settled within this time (its worker died) is released by the
-# sweeper. It must exceed the longest paid call (LLM_TIMEOUT_SECONDS x LLM_MAX_TRIES).
-BILLING_RESERVATION_TIMEOUT_SECONDS = env.int("BILLING_RESERVATION_TIMEOUT_SECONDS", default=900)
 # Rows whose task was lost (jobs, overage reports, webhook deliveries) are sent again by
 # the outbox sweep; lost cost reservations are released (the worker runs `celery beat`,
 # see scripts/run.sh).
