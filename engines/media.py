@@ -12,6 +12,10 @@ import hashlib
 import json
 import os
 import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +43,8 @@ class MediaInfo:
     height: int | None = None
     # Channels of the first audio stream (0 when there is none).
     audio_channels: int = 0
+    # The first audio stream's codec ("aac", "vorbis", ...; "" when there is none).
+    audio_codec: str = ""
 
 
 def _run(args: list[str], *, timeout: float, stdout_limit: int | None = None) -> bytes:
@@ -62,6 +68,50 @@ def _run(args: list[str], *, timeout: float, stdout_limit: int | None = None) ->
             code="media_unreadable",
         )
     return completed.stdout
+
+
+def _run_with_progress(args: list[str], *, timeout: float,
+                       on_line: Callable[[str], None]) -> None:
+    """``_run`` for a long ffmpeg run that reports as it goes: ``on_line`` gets each line
+    ffmpeg writes to stdout (``-progress pipe:1``). Same protections and errors as
+    ``_run``: no shell, no stdin, killed at the deadline; only the last lines of stderr
+    are kept, so a chatty run cannot fill memory."""
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        raise MediaToolFailed(
+            f"{args[0]} is not installed on the worker; install ffmpeg.", code="ffmpeg_missing"
+        ) from exc
+    stderr_tail: deque[bytes] = deque(maxlen=20)
+    drain = threading.Thread(target=lambda: stderr_tail.extend(proc.stderr), daemon=True)
+    drain.start()
+    # The deadline is enforced from outside the reading loop: a stalled ffmpeg writes no line.
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    started = time.monotonic()
+    try:
+        for raw in proc.stdout:
+            on_line(raw.decode("utf-8", "replace").strip())
+        returncode = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        drain.join(timeout=5)
+    if returncode != 0 and time.monotonic() - started >= timeout:
+        raise MediaToolFailed(
+            f"Processing the media took longer than {timeout:.0f} seconds and was stopped.",
+            code="media_timeout",
+        )
+    if returncode != 0:
+        detail = b"".join(stderr_tail).decode("utf-8", "replace").strip().splitlines()[-1:]
+        raise MediaToolFailed(
+            f"ffmpeg stopped with status {returncode} ({(detail or [''])[0][:300]}).",
+            code="media_tool_failed",
+        )
 
 
 def probe(path: str, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
@@ -108,6 +158,7 @@ def probe(path: str, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaI
         width=width,
         height=height,
         audio_channels=int((audio[0].get("channels") or 0) if audio else 0),
+        audio_codec=str(audio[0].get("codec_name") or "") if audio else "",
     )
 
 
