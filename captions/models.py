@@ -420,3 +420,106 @@ class DirectUpload(models.Model):
 
     def __str__(self) -> str:
         return f"upload {self.id}"
+
+
+class BurnInStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Rendering"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+
+
+# A burn-in export's state machine (``captions.services.burn_in`` checks every change).
+BURN_IN_TRANSITIONS: dict[str, frozenset[str]] = {
+    BurnInStatus.QUEUED: frozenset({BurnInStatus.RUNNING, BurnInStatus.FAILED}),
+    # running -> running: the worker died; a redelivery takes over once the lease ran out.
+    BurnInStatus.RUNNING: frozenset({BurnInStatus.RUNNING, BurnInStatus.DONE,
+                                     BurnInStatus.FAILED}),
+    # A failed export may be asked for again: the same row is queued again.
+    BurnInStatus.FAILED: frozenset({BurnInStatus.QUEUED}),
+    BurnInStatus.DONE: frozenset(),
+}
+BURN_IN_LIVE_STATUSES = (BurnInStatus.QUEUED, BurnInStatus.RUNNING, BurnInStatus.DONE)
+
+
+class BurnInFontSize(models.TextChoices):
+    SMALL = "small", "Small"
+    MEDIUM = "medium", "Medium"
+    LARGE = "large", "Large"
+
+
+class BurnInPosition(models.TextChoices):
+    BOTTOM = "bottom", "Bottom"
+    MIDDLE = "middle", "Middle"
+    TOP = "top", "Top"
+
+
+class BurnInAspect(models.TextChoices):
+    ORIGINAL = "original", "Original"
+    VERTICAL = "9:16", "9:16 (TikTok, Reels, Shorts)"
+    SQUARE = "1:1", "1:1 (square)"
+    PORTRAIT = "4:5", "4:5 (Instagram feed)"
+    WIDE = "16:9", "16:9 (YouTube)"
+
+
+class BurnInExport(models.Model):
+    """An MP4 of a finished video job with its subtitles rendered into the picture.
+
+    One per job, style and transcript version: asking again for the same while one is
+    queued, rendering or ready returns it (a partial unique constraint); a failed one is
+    queued again. Its id is the quota ledger's job id (``billing.quotas``), so its video's
+    seconds count against the plan once, like a job's.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(CaptionJob, on_delete=models.CASCADE, related_name="burn_ins")
+    font_size = models.CharField(max_length=10, choices=BurnInFontSize.choices,
+                                 default=BurnInFontSize.MEDIUM)
+    position = models.CharField(max_length=10, choices=BurnInPosition.choices,
+                                default=BurnInPosition.BOTTOM)
+    box = models.BooleanField(default=True)
+    aspect = models.CharField(max_length=10, choices=BurnInAspect.choices,
+                              default=BurnInAspect.ORIGINAL)
+    # Which version of the transcript the subtitles come from: 1 as transcribed, +1 for
+    # each saved correction. A correction makes the next request a new export.
+    transcript_version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=BurnInStatus.choices,
+                              default=BurnInStatus.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Renewed while a worker renders; a second delivery of the task finds it alive and stops.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    output_key = models.CharField(max_length=255, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    # The video's seconds, counted against the plan's minutes when the export is ready.
+    media_seconds = models.FloatField(default=0)
+    # For the customer; the operator's detail is in the worker's log.
+    error_code = models.CharField(max_length=50, blank=True)
+    error_message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(
+            fields=["job", "font_size", "position", "box", "aspect", "transcript_version"],
+            condition=models.Q(status__in=BURN_IN_LIVE_STATUSES),
+            name="burn_in_one_live_export_per_style")]
+
+    def __str__(self) -> str:
+        return f"burn-in {self.id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (BurnInStatus.DONE, BurnInStatus.FAILED)
+
+    @property
+    def style_display(self) -> str:
+        return (f"{self.get_font_size_display()} text · {self.get_position_display().lower()}"
+                f" · {'box' if self.box else 'outline'} · {self.get_aspect_display()}")

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import Http404
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from . import exports, storage
-from .models import CaptionJob, MediaAsset
+from .models import BurnInExport, BurnInStatus, CaptionJob, MediaAsset
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,29 @@ def media_asset_for_playback(*, owner, token: str) -> MediaAsset:
 def transcript_export_filename(*, job: CaptionJob, fmt: str) -> str:
     """The download's name: the upload's, with the format's extension (made safe)."""
     return exports.export_filename(job.asset.original_name, fmt)
+
+
+def burn_in_filename(*, export: BurnInExport) -> str:
+    """``interview.mp4`` gives ``interview-captioned.mp4`` (made safe like other exports)."""
+    stem = exports.export_filename(export.job.asset.original_name, "mp4")[: -len(".mp4")]
+    return f"{'video' if stem == 'transcript' else stem}-captioned.mp4"
+
+
+def burn_in_download_response(*, export: BurnInExport) -> HttpResponse:
+    """The export's MP4 as a download: a short-lived presigned URL where media is in S3
+    (a redirect), otherwise streamed from local storage; always an attachment."""
+    if export.status != BurnInStatus.DONE or not export.output_key:
+        raise Http404("This export is not ready.")
+    filename = burn_in_filename(export=export)
+    url = storage.download_url_presigned(
+        export.output_key, filename=filename, content_type="video/mp4",
+        expires_seconds=settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS)
+    if url is not None:
+        response = HttpResponseRedirect(url)
+    else:
+        response = FileResponse(storage.file_open(export.output_key), as_attachment=True,
+                                filename=filename, content_type="video/mp4")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+

@@ -1,11 +1,13 @@
 
 from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from . import exports
 from .models import (
+    BurnInExport,
     CaptionJob,
     CaptionVariant,
     JobStatus,
@@ -173,3 +175,18 @@ def caption_jobs_finished_between(*, since, until) -> list[tuple[str, str, objec
     """(status, error_code, created_at, finished_at) of every job finished in [since, until)."""
     return list(CaptionJob.objects.filter(finished_at__gte=since, finished_at__lt=until)
                 .values_list("status", "error_code", "created_at", "finished_at"))
+
+
+def burn_in_exports_for_job(*, job: CaptionJob) -> QuerySet[BurnInExport]:
+    """The job's burned-in exports, newest first."""
+    return BurnInExport.objects.filter(job=job).order_by("-created_at")
+
+
+def burn_in_export_get_for_owner(*, owner, job_id, export_id) -> BurnInExport:
+    """One of the owner's exports; Http404 for another user's or an unknown one, alike."""
+    export = (BurnInExport.objects.select_related("job__asset")
+              .filter(pk=export_id, job_id=job_id, job__owner=owner).first())
+    if export is None:
+        raise Http404("No such export.")
+    return export
+

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from config.errors import ServiceUnavailable
 
@@ -67,6 +68,11 @@ def _unavailable_as_503(doing: str):
 def media_key(*, owner_id, ext: str) -> str:
     """A new, server-generated key for an owner's media; the client's name is never used."""
     return f"media/{owner_id}/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{ext}"
+
+
+def burn_in_key(*, owner_id, export_id) -> str:
+    """Where a burned-in MP4 export is kept: the owner's, named by the export's id."""
+    return f"exports/{owner_id}/{timezone.now():%Y/%m}/{export_id}.mp4"
 
 
 def transcribe_files_prefix(*, job_id) -> str:
@@ -144,6 +150,22 @@ def playback_url_presigned(key: str, *, content_type: str, expires_seconds: int)
         "get_object",
         Params={"Bucket": default_storage.bucket_name, "Key": key,
                 "ResponseContentType": content_type, "ResponseContentDisposition": "inline"},
+        ExpiresIn=expires_seconds,
+    )
+
+
+def download_url_presigned(key: str, *, filename: str, content_type: str,
+                           expires_seconds: int) -> str | None:
+    """A presigned GET that downloads the object as ``filename``; None where media is not
+    in S3 (our own download view serves it then)."""
+    client = _client()
+    if client is None:
+        return None
+    return client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": default_storage.bucket_name, "Key": key,
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": content_disposition_header(True, filename)},
         ExpiresIn=expires_seconds,
     )
 

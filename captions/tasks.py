@@ -80,6 +80,20 @@ def transcribe_managed_poll(self, job_id: str, attempt_chain: str = "") -> dict:
     return {"job_id": job_id, "status": "waiting for Amazon Transcribe"}
 
 
+@shared_task(
+    name=services.burn_in.BURN_IN_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def burn_in_export_process(export_id: str) -> dict:
+    """Render one burned-in export. A second delivery while the first renders does
+    nothing; a worker that died is replaced by the outbox sweep once its lease ran out."""
+    export = services.burn_in_export_run(export_id=export_id)
+    if export is None:
+        return {"export_id": export_id, "status": "nothing to do"}
+    return {"export_id": export_id, "status": export.status, "error_code": export.error_code}
+
+
 @shared_task(name="captions.tasks.stt_overflow_sweep")
 def stt_overflow_sweep() -> int:
     """Move jobs stuck in the GPU queue to the managed engine (overflow; celery beat)."""

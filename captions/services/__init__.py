@@ -7,6 +7,7 @@
 - ``routing``: which speech-to-text engine a job gets (policy, GPU readiness, queue age);
 - ``managed``: the managed engine (Amazon Transcribe) inside a job, and its poll;
 - ``retention``: deleting what the plans no longer keep;
+- ``burn_in``: MP4 exports with the subtitles burned into the picture, on demand;
 - ``reuse``: the result cache (the same file and options answered from an earlier job).
 
 Callers may import the names below from ``captions.services``; each is defined once, in
@@ -18,6 +19,13 @@ from .assets import (
     direct_uploads_sweep,
     media_asset_create,
     media_check,
+)
+from .burn_in import (
+    burn_in_export_fail,
+    burn_in_export_request,
+    burn_in_export_run,
+    burn_in_exports_pending,
+    burn_in_options_validate,
 )
 from .jobs import (
     InvalidTransition,
@@ -74,6 +82,8 @@ from .routing import (
 )
 
 __all__ = [
+    "burn_in_export_fail", "burn_in_export_request", "burn_in_export_run",
+    "burn_in_exports_pending", "burn_in_options_validate",
     "InvalidTransition", "JobCancelled", "caption_job_admission_check",
     "caption_job_attempt_crashed", "caption_job_attempt_token", "caption_job_cancel",
     "caption_job_complete", "caption_job_defer", "caption_job_delete", "caption_job_enqueue",

@@ -343,6 +343,7 @@ WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
 
 from .billing import *  # noqa: E402,F401,F403
+from .burn_in import *  # noqa: E402,F401,F403
 from .llm import *  # noqa: E402,F401,F403
 
 # Rows whose task was lost (jobs, overage reports, webhook deliveries) are sent again by
