@@ -6,6 +6,7 @@ Its schema and docs live at ``/api/schema/`` and ``/api/docs/``.
 from django.urls import path, re_path
 
 from billing.api import views as usage
+from captions.api import burn_in
 from captions.api import views as jobs
 from webhooks.api import views as webhooks
 
@@ -25,6 +26,12 @@ urlpatterns = [
         jobs.TranscriptApi.as_view(),
         name="job_transcript",
     ),
+    path("jobs/<uuid:job_id>/burn-in/", burn_in.BurnInListCreateApi.as_view(),
+         name="job_burn_in"),
+    path("jobs/<uuid:job_id>/burn-in/<uuid:export_id>/", burn_in.BurnInDetailApi.as_view(),
+         name="job_burn_in_export"),
+    path("jobs/<uuid:job_id>/burn-in/<uuid:export_id>/download/",
+         burn_in.BurnInDownloadApi.as_view(), name="job_burn_in_download"),
     path("uploads/", jobs.UploadCreateApi.as_view(), name="uploads"),
     path("usage/", usage.UsageApi.as_view(), name="usage"),
     path("webhooks/", webhooks.WebhookEndpointListCreateApi.as_view(), name="webhooks"),

@@ -6,6 +6,7 @@ from config.errors import ApplicationError
 
 from . import services
 from .models import (
+    BurnInExport,
     CaptionJob,
     CaptionVariant,
     JobEvent,
@@ -48,6 +49,35 @@ class ModelCallInline(admin.TabularInline):
         return False
 
 
+class BurnInExportInline(admin.TabularInline):
+    """The job's burned-in MP4 exports: style, state, and why one failed."""
+
+    model = BurnInExport
+    extra = 0
+    can_delete = False
+    fields = ["id", "status", "progress", "font_size", "position", "box", "aspect",
+              "transcript_version", "attempts", "media_seconds", "width", "height",
+              "size_bytes", "output_key", "error_code", "error_message", "requested_by",
+              "created_at", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BurnInExport)
+class BurnInExportAdmin(admin.ModelAdmin):
+    list_display = ["id", "job", "status", "progress", "aspect", "font_size", "position",
+                    "box", "attempts", "error_code", "created_at", "finished_at"]
+    list_filter = ["status", "aspect", "error_code"]
+    search_fields = ["id", "job__id", "job__owner__email"]
+    readonly_fields = [f.name for f in BurnInExport._meta.fields]
+    list_select_related = ["job"]
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(CaptionJob)
 class CaptionJobAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "status", "stage", "stt_engine", "attempts", "error_code",
@@ -56,7 +86,7 @@ class CaptionJobAdmin(admin.ModelAdmin):
     search_fields = ["id", "owner__email", "error_message"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
-    inlines = [CaptionVariantInline, ModelCallInline, JobEventInline]
+    inlines = [CaptionVariantInline, ModelCallInline, BurnInExportInline, JobEventInline]
     actions = ["retry_jobs", "cancel_jobs", "use_managed_engine", "use_self_hosted_engine"]
     readonly_fields = [f.name for f in CaptionJob._meta.fields]
 

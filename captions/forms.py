@@ -8,6 +8,7 @@ the API reports them.
 
 from django import forms
 
+from .models import BurnInAspect, BurnInFontSize, BurnInPosition
 from .options import OPTIONS, Option
 
 
@@ -102,3 +103,21 @@ class TranscriptEditForm(forms.Form):
     def texts(self) -> dict[int, str]:
         return {int(name.removeprefix("line_")): value or ""
                 for name, value in self.cleaned_data.items()}
+
+
+class BurnInForm(forms.Form):
+    """The burn-in style on the job page; ``burn_in_options_validate`` judges the values."""
+
+    font_size = forms.ChoiceField(label="Text size", choices=BurnInFontSize.choices,
+                                  initial=BurnInFontSize.MEDIUM, required=False)
+    position = forms.ChoiceField(label="Position", choices=BurnInPosition.choices,
+                                 initial=BurnInPosition.BOTTOM, required=False)
+    aspect = forms.ChoiceField(label="Shape", choices=BurnInAspect.choices, required=False,
+                               help_text="Other shapes are letterboxed: the whole picture "
+                                         "is kept, never stretched.")
+    box = forms.BooleanField(label="Box behind the text", initial=True, required=False)
+
+    def options(self) -> dict:
+        data = self.cleaned_data
+        return {"font_size": data["font_size"], "position": data["position"],
+                "aspect": data["aspect"], "box": bool(data["box"])}

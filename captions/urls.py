@@ -18,4 +18,9 @@ urlpatterns = [
     path("media/<str:token>/", views.media_playback, name="media_playback"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<uuid:job_id>/burn-in/", views.burn_in_request, name="burn_in_request"),
+    path("jobs/<uuid:job_id>/burn-in/<uuid:export_id>/status.json", views.burn_in_status,
+         name="burn_in_status"),
+    path("jobs/<uuid:job_id>/burn-in/<uuid:export_id>/download/", views.burn_in_download,
+         name="burn_in_download"),
 ]

@@ -18,7 +18,7 @@ from config.forms import form_show_error
 from config.humanize import format_time_left
 
 from . import playback, selectors, services, storage
-from .forms import CaptionJobForm, TranscriptEditForm
+from .forms import BurnInForm, CaptionJobForm, TranscriptEditForm
 from .services.assets import video_refusal_message
 from .services.editing import transcript_correct
 from .showcase import showcase
@@ -81,7 +81,8 @@ def job_detail(request, job_id):
     transcript = selectors.caption_job_transcript(job=job)
     media = playback.caption_job_playback(job=job)
     response = render(request, "captions/job_detail.html",
-                      {"job": job, "transcript": transcript, "media": media})
+                      {"job": job, "transcript": transcript, "media": media,
+                       **_burn_in_context(job, transcript)})
     if media and media.other_origin:
         # The player and the image preview load from the bucket's presigned URL.
         response._csp_update = {"media-src": ["'self'", media.other_origin],
@@ -221,3 +222,73 @@ def job_cancel(request, job_id):
 @require_POST
 def job_retry(request, job_id):
     return _job_action(request, job_id, services.caption_job_retry, "The job was queued again.")
+
+
+# --- Burned-in captions ----------------------------------------------------------------------
+
+
+def _burn_in_context(job, transcript, form: BurnInForm | None = None) -> dict:
+    """The "Burn captions into video" section: only for a finished video with subtitles."""
+    if (job.asset.kind != "video" or job.status != "done" or transcript is None
+            or not transcript.segments or job.results_purged_at or job.asset.purged_at):
+        return {}
+    if form is None:
+        form = BurnInForm(initial={"aspect": services.burn_in.burn_in_default_aspect(job=job)})
+    limits = billing_selectors.plan_limits_for_user(user=job.owner)
+    return {"burn_in": {"form": form, "allowed": limits.has(Feature.VIDEO),
+                        "plan_name": limits.plan.name,
+                        "exports": list(selectors.burn_in_exports_for_job(job=job)[:10])}}
+
+
+@login_required
+@require_POST
+def burn_in_request(request, job_id):
+    job = selectors.caption_job_get_for_owner(owner=request.user, job_id=job_id)
+    form = BurnInForm(request.POST)
+    url = reverse("captions:job_detail", args=[job.pk]) + "#burn-in"
+    try:
+        if not form.is_valid():
+            raise ApplicationError("Choose a text size, a position and a shape.",
+                                   code="invalid_options")
+        export, created = services.burn_in_export_request(job=job, actor=request.user,
+                                                          options=form.options())
+    except ApplicationError as exc:
+        if _wants_json(request):
+            return JsonResponse({"message": exc.message, "details": exc.details},
+                                status=exc.status, headers=exc.headers)
+        messages.error(request, exc.message)
+        return redirect(url)
+    if _wants_json(request):
+        return JsonResponse(_burn_in_data(export), status=202 if created else 200)
+    messages.success(request, "Burning the captions into your video: it will be ready here "
+                     "in a moment." if created else "That version is already here.")
+    return redirect(url)
+
+
+def _burn_in_data(export) -> dict:
+    done = export.status == "done"
+    return {"id": str(export.pk), "status": export.status,
+            "status_display": export.get_status_display(), "progress": export.progress,
+            "is_final": export.is_final, "error_message": export.error_message,
+            "download_url": reverse("captions:burn_in_download",
+                                    args=[export.job_id, export.pk]) if done else None}
+
+
+@never_cache
+@login_required
+@require_GET
+def burn_in_status(request, job_id, export_id):
+    export = selectors.burn_in_export_get_for_owner(owner=request.user, job_id=job_id,
+                                                    export_id=export_id)
+    return JsonResponse(_burn_in_data(export))
+
+
+@never_cache
+@login_required
+@require_GET
+def burn_in_download(request, job_id, export_id):
+    """The MP4, only to its owner, as an attachment named after the upload."""
+    export = selectors.burn_in_export_get_for_owner(owner=request.user, job_id=job_id,
+                                                    export_id=export_id)
+    return playback.burn_in_download_response(export=export)
+

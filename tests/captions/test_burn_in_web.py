@@ -1,0 +1,120 @@
+"""Burned-in captions through the API and the job page, and through a real Celery worker."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from captions.models import BurnInExport, BurnInStatus
+from captions.tasks import burn_in_export_process
+from tests.captions.test_burn_in import clip, video_job  # noqa: F401 - the clip fixture
+
+pytestmark = pytest.mark.django_db
+
+
+def run_queued():
+    for export in BurnInExport.objects.filter(status=BurnInStatus.QUEUED):
+        burn_in_export_process.apply(args=[str(export.pk)]).get()
+
+
+def test_api_burn_in_is_accepted_polled_and_downloaded_as_the_uploads_name(
+    api, other_api, user, clip, django_capture_on_commit_callbacks  # noqa: F811
+):
+    job = video_job(user, clip)
+    url = f"/api/v1/jobs/{job.pk}/burn-in/"
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post(url, {"aspect": "1:1", "font_size": "large"}, format="json")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "queued" and body["style"] == {
+        "font_size": "large", "position": "bottom", "box": True, "aspect": "1:1"}
+    assert body["links"]["download"] is None and body["filename"] == "interview-captioned.mp4"
+    assert response["Location"] == body["links"]["self"]
+
+    again = api.post(url, {"aspect": "1:1", "font_size": "large"}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+
+    run_queued()
+    polled = api.get(body["links"]["self"]).json()
+    assert polled["status"] == "done" and polled["progress"] == 100
+    assert (polled["width"], polled["height"]) == (320, 320)
+    assert api.get(url).json()[0]["id"] == body["id"]
+
+    download = api.get(polled["links"]["download"])
+    assert download.status_code == 302
+    signed = download["Location"]
+    disposition = parse_qs(urlsplit(signed).query)["response-content-disposition"][0]
+    assert 'filename="interview-captioned.mp4"' in disposition
+    fetched = requests.get(signed, timeout=10)
+    assert fetched.status_code == 200 and fetched.content[4:8] == b"ftyp"
+
+    # Someone else's job and export do not exist for another customer.
+    assert other_api.get(body["links"]["self"]).status_code == 404
+    assert other_api.get(polled["links"]["download"]).status_code == 404
+    assert other_api.post(url, {}, format="json").status_code == 404
+
+
+def test_api_refuses_an_audio_job_with_a_clear_message(api, user, clip):  # noqa: F811
+    job = video_job(user, clip, kind="audio")
+    response = api.post(f"/api/v1/jobs/{job.pk}/burn-in/", {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "burn_in_needs_video"
+    assert "only into a video" in response.json()["message"]
+
+
+def test_job_page_offers_burn_in_shows_progress_then_the_download(
+    user_client, user, video_plan, clip, django_capture_on_commit_callbacks  # noqa: F811
+):
+    job = video_job(user, clip, platform="tiktok")
+    page = user_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'id="burn-in"' in page and "Burn captions into video" in page
+    assert '<option value="9:16" selected>' in page  # the job's platform's shape
+    with django_capture_on_commit_callbacks(execute=False):
+        response = user_client.post(f"/jobs/{job.pk}/burn-in/", {
+            "font_size": "small", "position": "top", "aspect": "9:16", "box": "on"})
+    assert response.status_code == 302
+    export = BurnInExport.objects.get(job=job)
+    assert (export.font_size, export.position, export.box) == ("small", "top", True)
+    page = user_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "burn-in-progress" in page and "js/burn_in.js" in page
+    status = user_client.get(f"/jobs/{job.pk}/burn-in/{export.pk}/status.json").json()
+    assert status["status"] == "queued" and status["is_final"] is False
+
+    run_queued()
+    status = user_client.get(f"/jobs/{job.pk}/burn-in/{export.pk}/status.json").json()
+    assert status["is_final"] and status["download_url"]
+    page = user_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Download 324×576 MP4" in page
+    download = user_client.get(status["download_url"])
+    assert download.status_code == 302 and "interview-captioned.mp4" in download["Location"]
+
+
+def test_job_page_tells_a_plan_without_video_to_upgrade(user_client, user, clip):  # noqa: F811
+    job = video_job(user, clip)
+    page = user_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert 'id="burn-in-upgrade"' in page and "burn-in-submit" not in page
+    response = user_client.post(f"/jobs/{job.pk}/burn-in/", {"aspect": "original"},
+                                HTTP_X_REQUESTED_WITH="XMLHttpRequest")
+    assert response.status_code == 403 and "plans with video" in response.json()["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_renders_the_export_sent_through_the_outbox(
+    api, user, clip, celery_worker_thread  # noqa: F811
+):
+    job = video_job(user, clip)
+    body = api.post(f"/api/v1/jobs/{job.pk}/burn-in/", {"aspect": "16:9"},
+                    format="json").json()
+    deadline, seen = time.monotonic() + 120, []
+    while time.monotonic() < deadline:
+        polled = api.get(body["links"]["self"]).json()
+        if not seen or seen[-1] != polled["status"]:
+            seen.append(polled["status"])
+        if polled["status"] in ("done", "failed"):
+            break
+        time.sleep(0.3)
+    assert polled["status"] == "done", (seen, polled)
+    assert polled["progress"] == 100 and (polled["width"], polled["height"]) == (320, 180)
