@@ -162,11 +162,13 @@ def burn_in(
     workdir: str, ffmpeg: str = "ffmpeg", timeout: float = 1800, font: str = "DejaVu Sans",
     fonts_dir: str = "", max_long_side: int = 1920, preset: str = "veryfast",
     max_seconds: float | None = None, on_progress: Callable[[float], None] | None = None,
+    progress_period: float = 0.5,
 ) -> BurnInResult:
     """Write ``output``: ``source`` with ``cues`` rendered into the picture, as an MP4.
 
     ``info`` is the source's probe (a video stream is required). ``on_progress`` gets the
-    share done (0..1) as ffmpeg reports it; an exception it raises stops ffmpeg.
+    share done (0..1) as ffmpeg reports it, every ``progress_period`` seconds; an
+    exception it raises stops ffmpeg.
     Raises MediaToolFailed when ffmpeg fails or runs past ``timeout``.
     """
     if not info.has_video or not info.width or not info.height:
@@ -199,7 +201,8 @@ def burn_in(
     ]
     if max_seconds:
         args += ["-t", f"{max_seconds:.3f}"]
-    args += ["-movflags", "+faststart", "-progress", "pipe:1", "-f", "mp4", "-y",
+    args += ["-movflags", "+faststart", "-progress", "pipe:1",
+             "-stats_period", f"{progress_period:g}", "-f", "mp4", "-y",
              "file:" + output]
     duration = min(info.duration_seconds, max_seconds or info.duration_seconds)
 

@@ -206,6 +206,23 @@ def burn_in_exports_pending(*, cutoff: datetime, now: datetime) -> list[Message]
     return [burn_in_export_message(export=e) for e in exports_]
 
 
+def burn_in_exports_delete(*, exports_) -> int:
+    """Delete these exports and, once committed, their MP4s; holds still open are released.
+
+    Used when their job is deleted and when the plan's retention removes the upload or
+    the transcript they were made from. Returns how many were deleted.
+    """
+    rows = list(exports_)
+    keys = [e.output_key for e in rows if e.output_key]
+    for export in rows:
+        if not export.is_final:
+            billing_quotas.quota_hold_release(job_id=export.pk)
+    BurnInExport.objects.filter(pk__in=[e.pk for e in rows]).delete()
+    if keys:
+        transaction.on_commit(lambda: [storage.file_delete(key) for key in keys])
+    return len(rows)
+
+
 # --- Rendering (the task) ----------------------------------------------------------------
 
 
@@ -288,10 +305,12 @@ def _render(export: BurnInExport, workdir: str) -> tuple[str, int, burn_engine.B
 def _complete(export: BurnInExport, *, key: str, size: int,
               result: burn_engine.BurnInResult) -> BurnInExport:
     with transaction.atomic():
-        locked = BurnInExport.objects.select_for_update().select_related("job").get(
-            pk=export.pk)
-        if locked.status != BurnInStatus.RUNNING or locked.attempts != export.attempts:
-            storage.file_delete(key)  # another attempt owns the export now
+        locked = (BurnInExport.objects.select_for_update().select_related("job")
+                  .filter(pk=export.pk).first())
+        if (locked is None or locked.status != BurnInStatus.RUNNING
+                or locked.attempts != export.attempts):
+            # Another attempt owns the export now, or it was deleted with its job.
+            storage.file_delete(key)
             raise _Superseded
         _transition(locked, BurnInStatus.DONE)
         locked.progress = 100

@@ -47,7 +47,7 @@ from ..models import (
 from ..options import caption_options_validate
 from ..selectors import queue_for_media_kind
 from ..uploads import clean_original_name
-from . import assets, reuse, routing
+from . import assets, burn_in, reuse, routing
 from .results import SttCharge
 from .telemetry import caption_job_finished_on_commit
 
@@ -521,6 +521,7 @@ def caption_job_delete(*, job: CaptionJob, actor) -> None:
         if locked.stt_engine == SttEngine.MANAGED:  # Transcribe's result and audio go too
             managed_files = storage.transcribe_files_prefix(job_id=locked.pk)
             transaction.on_commit(lambda: storage.prefix_delete(managed_files))
+        burn_in.burn_in_exports_delete(exports_=locked.burn_ins.all())
         locked.delete()
         if not CaptionJob.objects.filter(asset=asset).exists():
             key = asset.file.name

@@ -13,6 +13,7 @@ from billing.plans import PLANS
 from .. import storage
 from ..models import (
     FINAL_STATUSES,
+    BurnInExport,
     CaptionJob,
     CaptionVariant,
     JobStatus,
@@ -20,6 +21,7 @@ from ..models import (
     SttEngine,
     Transcript,
 )
+from .burn_in import burn_in_exports_delete
 
 
 def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) -> dict:
@@ -48,7 +50,10 @@ def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) ->
         if asset.created_at >= now - timedelta(days=limits_for(asset.owner).upload_retention_days):
             continue
         key = asset.file.name
-        MediaAsset.objects.filter(pk=asset.pk).update(purged_at=now)
+        with transaction.atomic():
+            MediaAsset.objects.filter(pk=asset.pk).update(purged_at=now)
+            # A burned-in MP4 is the upload's picture: it goes with the upload.
+            burn_in_exports_delete(exports_=BurnInExport.objects.filter(job__asset=asset))
         if key:
             storage.file_delete(key)
         media += 1
@@ -64,6 +69,7 @@ def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) ->
         with transaction.atomic():
             Transcript.objects.filter(job=job).delete()
             CaptionVariant.objects.filter(job=job).delete()
+            burn_in_exports_delete(exports_=BurnInExport.objects.filter(job=job))
             CaptionJob.objects.filter(pk=job.pk).update(results_purged_at=now)
         if job.stt_engine == SttEngine.MANAGED:
             # Transcribe's own copy of the transcript goes with ours.

@@ -275,3 +275,71 @@ def test_progress_lines_become_the_share_done():
     assert burn_engine.progress_fraction("out_time_us=N/A", 3.0) is None
     assert burn_engine.progress_fraction("progress=end", 3.0) == 1.0
     assert burn_engine.progress_fraction("frame=12", 3.0) is None
+
+
+def test_deleting_the_job_deletes_its_burned_video(user, video_plan, clip, render,
+                                                    django_capture_on_commit_callbacks):
+    from tests.conftest import s3_keys
+
+    job = video_job(user, clip)
+    export, _ = render(job)
+    assert export.output_key in s3_keys()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.caption_job_delete(job=job, actor=user)
+    assert not BurnInExport.objects.exists()
+    assert export.output_key not in s3_keys()
+
+
+def test_retention_takes_the_burned_video_with_the_upload(user, video_plan, clip, render,
+                                                          django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from captions.models import MediaAsset
+    from tests.conftest import s3_keys
+
+    job = video_job(user, clip)
+    export, _ = render(job)
+    MediaAsset.objects.filter(pk=job.asset_id).update(
+        created_at=timezone.now() - timedelta(days=400))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.caption_retention_purge()
+    assert not BurnInExport.objects.exists()
+    assert export.output_key not in s3_keys()
+
+
+def test_progress_is_reported_as_ffmpeg_renders_and_other_audio_is_made_aac(tmp_path):
+    """A clip with Vorbis sound (which MP4 players do not take): several progress reports
+    in order up to 1.0, and the sound encoded as AAC rather than copied."""
+    from engines import media
+
+    source = tmp_path / "talk.webm"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=duration=6:size=320x180:rate=25", "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=6", "-c:v", "libvpx", "-b:v", "300k",
+                    "-c:a", "libvorbis", str(source)], check=True, timeout=120)
+    info = media.probe(str(source))
+    assert info.audio_codec == "vorbis"
+    seen: list[float] = []
+    out = tmp_path / "out.mp4"
+    result = burn_engine.burn_in(
+        str(source), str(out), cues=[burn_engine.BurnCue(1000, 3000, ("Hello",))],
+        style=burn_engine.BurnInStyle(aspect="9:16"), info=info, workdir=str(tmp_path),
+        on_progress=seen.append, progress_period=0.05)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert len([f for f in seen if 0 < f < 1]) >= 2, seen
+    codecs = {s["codec_type"]: s["codec_name"] for s in ffprobe(out)["streams"]}
+    assert codecs == {"video": "h264", "audio": "aac"}
+    assert (result.width, result.height) == (324, 576)
+
+
+def test_ffmpeg_past_its_time_limit_is_stopped_with_a_timeout(tmp_path, clip):
+    from engines import media
+    from engines.errors import MediaToolFailed
+
+    with pytest.raises(MediaToolFailed) as stopped:
+        burn_engine.burn_in(str(clip), str(tmp_path / "o.mp4"), cues=[],
+                            style=burn_engine.BurnInStyle(), info=media.probe(str(clip)),
+                            workdir=str(tmp_path), preset="placebo", timeout=0.3)
+    assert stopped.value.code == "media_timeout"
