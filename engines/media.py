@@ -39,6 +39,7 @@ class MediaInfo:
     duration_seconds: float
     has_audio: bool
     has_video: bool
+    # The picture as it is shown: a rotation stored with the video is applied.
     width: int | None = None
     height: int | None = None
     # Channels of the first audio stream (0 when there is none).
@@ -114,6 +115,19 @@ def _run_with_progress(args: list[str], *, timeout: float,
         )
 
 
+def _quarter_turned(stream: dict) -> bool:
+    """Whether the stream is shown turned by 90 or 270 degrees (display matrix or tag)."""
+    rotations = [side.get("rotation") for side in stream.get("side_data_list") or []]
+    rotations.append((stream.get("tags") or {}).get("rotate"))
+    for rotation in rotations:
+        try:
+            if rotation is not None and round(float(rotation)) % 180 == 90:
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
 def probe(path: str, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaInfo:
     """Inspect a local file. Raises MediaRejected for anything that is not plain media."""
     out = _run(
@@ -150,6 +164,10 @@ def probe(path: str, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaI
     width = height = None
     if video:
         width, height = video[0].get("width"), video[0].get("height")
+        if _quarter_turned(video[0]):
+            # Phones store portrait video as landscape plus a rotation; ffmpeg applies it
+            # when decoding, so the picture as shown is the other way round.
+            width, height = height, width
     return MediaInfo(
         format_name=format_name,
         duration_seconds=max(duration, 0.0),

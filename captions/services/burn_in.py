@@ -73,6 +73,8 @@ _FAILURE_MESSAGES = {
                    "into it.",
     "storage_unavailable": "Our file storage did not answer, so the video was not saved. "
                            "Please try again in a few minutes.",
+    "attempts_exhausted": "Rendering this video was interrupted several times on our side. "
+                          "Nothing was charged; please try again.",
 }
 _GENERIC_FAILURE = ("We could not burn the captions into this video. Nothing was charged; "
                     "you can try again, or contact support if it happens again.")

@@ -343,3 +343,48 @@ def test_ffmpeg_past_its_time_limit_is_stopped_with_a_timeout(tmp_path, clip):
                             style=burn_engine.BurnInStyle(), info=media.probe(str(clip)),
                             workdir=str(tmp_path), preset="placebo", timeout=0.3)
     assert stopped.value.code == "media_timeout"
+
+
+def test_a_phone_video_stored_sideways_is_burned_upright(user, video_plan, clip, render,
+                                                         tmp_path):
+    """Phones keep portrait video as landscape plus a rotation: the export is portrait,
+    filled edge to edge, not a sideways picture letterboxed."""
+    rotated = tmp_path / "portrait.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(clip),
+                    "-c", "copy", "-metadata:s:v", "rotate=90", str(rotated)],
+                   check=True, timeout=60)
+    job = video_job(user, rotated)
+    export, _ = render(job, aspect="original")
+    assert (export.width, export.height) == (180, 320), export.error_message
+    picture = frame(downloaded(export, tmp_path), 2.8, (180, 320))
+    assert picture[:20].mean() > 60 and picture[:, :20].mean() > 60, "no black bars"
+
+
+def test_a_worker_that_died_is_replaced_then_given_up_after_the_attempts(
+    user, video_plan, clip, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = video_job(user, clip)
+    with django_capture_on_commit_callbacks(execute=False):
+        export, _ = services.burn_in_export_request(job=job, actor=user, options={})
+    # The worker rendering attempt 1 died: its lease ran out without a word.
+    expired = timezone.now() - timedelta(seconds=1)
+    BurnInExport.objects.filter(pk=export.pk).update(status=BurnInStatus.RUNNING, attempts=1,
+                                                     lease_expires_at=expired)
+    resent = services.burn_in_exports_pending(cutoff=timezone.now(), now=timezone.now())
+    assert [m.args for m in resent] == [(str(export.pk),)]
+    burn_in_export_process.apply(args=[str(export.pk)]).get()
+    export.refresh_from_db()
+    assert (export.status, export.attempts) == (BurnInStatus.DONE, 2)
+
+    other, _ = services.burn_in_export_request(job=job, actor=user, options={"box": False})
+    BurnInExport.objects.filter(pk=other.pk).update(
+        status=BurnInStatus.RUNNING, attempts=settings.BURN_IN_MAX_ATTEMPTS,
+        lease_expires_at=expired)
+    assert services.burn_in_export_run(export_id=other.pk) is None
+    other.refresh_from_db()
+    assert other.status == BurnInStatus.FAILED and "interrupted" in other.error_message
+    assert JobAdmission.objects.get(job_id=other.pk).status == AdmissionStatus.RELEASED

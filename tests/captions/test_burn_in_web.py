@@ -118,3 +118,19 @@ def test_a_real_worker_renders_the_export_sent_through_the_outbox(
         time.sleep(0.3)
     assert polled["status"] == "done", (seen, polled)
     assert polled["progress"] == 100 and (polled["width"], polled["height"]) == (320, 180)
+
+
+def test_support_sees_a_jobs_exports_in_the_admin(client, user, video_plan, clip,  # noqa: F811
+                                                  django_capture_on_commit_callbacks):
+    from captions import services
+    from tests.factories import UserFactory
+
+    job = video_job(user, clip)
+    with django_capture_on_commit_callbacks(execute=False):
+        export, _ = services.burn_in_export_request(job=job, actor=user, options={})
+    services.burn_in_export_fail(export_id=export.pk, code="burn_in_crashed", detail="boom")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(f"/admin/captions/captionjob/{job.pk}/change/").content.decode()
+    assert str(export.pk) in page and "burn_in_crashed" in page
+    listing = client.get("/admin/captions/burninexport/").content.decode()
+    assert str(export.pk) in listing
