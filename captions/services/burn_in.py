@@ -281,6 +281,13 @@ def _cues(job: CaptionJob) -> list[burn_engine.BurnCue]:
                                                transcript.duration_seconds or None)]
 
 
+def _time_limit(video_seconds: float) -> float:
+    """ffmpeg's limit for this video: longer videos get longer, up to the task's own."""
+    wanted = max(settings.BURN_IN_TIMEOUT_SECONDS,
+                 settings.BURN_IN_TIMEOUT_PER_VIDEO_SECOND * video_seconds)
+    return min(wanted, max(60, settings.CELERY_TASK_SOFT_TIME_LIMIT - 120))
+
+
 def _render(export: BurnInExport, workdir: str) -> tuple[str, int, burn_engine.BurnInResult]:
     job = export.job
     ext = os.path.splitext(job.asset.file.name)[1][:10] or ".bin"
@@ -293,7 +300,7 @@ def _render(export: BurnInExport, workdir: str) -> tuple[str, int, burn_engine.B
         style=burn_engine.BurnInStyle(font_size=export.font_size, position=export.position,
                                       box=export.box, aspect=export.aspect),
         info=info, workdir=workdir, ffmpeg=settings.FFMPEG_BINARY,
-        timeout=settings.BURN_IN_TIMEOUT_SECONDS, font=settings.BURN_IN_FONT,
+        timeout=_time_limit(info.duration_seconds), font=settings.BURN_IN_FONT,
         fonts_dir=settings.BURN_IN_FONTS_DIR, max_long_side=settings.BURN_IN_MAX_LONG_SIDE,
         preset=settings.BURN_IN_X264_PRESET, on_progress=_progress_writer(export),
     )

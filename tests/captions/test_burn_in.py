@@ -388,3 +388,13 @@ def test_a_worker_that_died_is_replaced_then_given_up_after_the_attempts(
     other.refresh_from_db()
     assert other.status == BurnInStatus.FAILED and "interrupted" in other.error_message
     assert JobAdmission.objects.get(job_id=other.pk).status == AdmissionStatus.RELEASED
+
+
+def test_a_long_video_gets_a_longer_time_limit_within_the_tasks(settings):
+    from captions.services.burn_in import _time_limit
+
+    settings.BURN_IN_TIMEOUT_SECONDS, settings.BURN_IN_TIMEOUT_PER_VIDEO_SECOND = 1800, 3.0
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 4 * 3600 - 60
+    assert _time_limit(60) == 1800
+    assert _time_limit(3600) == 3 * 3600
+    assert _time_limit(3 * 3600) == 4 * 3600 - 180
