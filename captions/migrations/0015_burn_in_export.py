@@ -5,12 +5,27 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
+from accounts.permissions import SUPPORT_GROUP, group_permissions_grant, group_permissions_revoke
+
+# Support staff see a job's burned-in exports on the job, as they see its other results.
+CODENAMES = ["view_burninexport"]
+
+
+def grant(apps, schema_editor):
+    group_permissions_grant(apps, group=SUPPORT_GROUP, app_label="captions", codenames=CODENAMES)
+
+
+def revoke(apps, schema_editor):
+    group_permissions_revoke(apps, group=SUPPORT_GROUP, app_label="captions", codenames=CODENAMES)
+
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('captions', '0014_transcript_revision'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
     ]
 
     operations = [
@@ -46,4 +61,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ('queued', 'running', 'done'))), fields=('job', 'font_size', 'position', 'box', 'aspect', 'transcript_version'), name='burn_in_one_live_export_per_style')],
             },
         ),
+        migrations.RunPython(grant, revoke),
     ]
