@@ -47,4 +47,6 @@ def test_customer_burns_captions_into_a_video_and_downloads_it(
         check=True, capture_output=True, timeout=30).stdout)
     video = next(s for s in probed["streams"] if s["codec_type"] == "video")
     assert (video["codec_name"], video["width"], video["height"]) == ("h264", 324, 576)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.locator("#burn-in").screenshot(path=str(SCREENSHOTS / "desktop-burn-in.png"))
     assert refused == []
