@@ -398,3 +398,19 @@ def test_a_long_video_gets_a_longer_time_limit_within_the_tasks(settings):
     assert _time_limit(60) == 1800
     assert _time_limit(3600) == 3 * 3600
     assert _time_limit(3 * 3600) == 4 * 3600 - 180
+
+
+def test_a_video_without_sound_is_burned_without_a_sound_track(tmp_path):
+    from engines import media
+
+    source = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=duration=2:size=160x120:rate=10", "-pix_fmt", "yuv420p",
+                    str(source)], check=True, timeout=60)
+    out = tmp_path / "out.mp4"
+    burn_engine.burn_in(str(source), str(out), cues=[burn_engine.BurnCue(0, 1000, ("Hi",))],
+                        style=burn_engine.BurnInStyle(aspect="1:1"),
+                        info=media.probe(str(source)), workdir=str(tmp_path))
+    streams = ffprobe(out)["streams"]
+    assert [(s["codec_type"], s["width"], s["height"]) for s in streams] == [
+        ("video", 160, 160)]

@@ -140,3 +140,32 @@ def test_support_sees_a_jobs_exports_in_the_admin(
     assert str(export.pk) in page and "burn_in_crashed" in page
     listing = support_client.get("/admin/captions/burninexport/").content.decode()
     assert str(export.pk) in listing
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_for_one_style_make_one_export_admitted_once(
+    user, video_plan, clip  # noqa: F811
+):
+    """Four clicks at once (two tabs, a double click, the API): one export, one hold."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from billing.models import JobAdmission
+    from captions import services
+
+    job = video_job(user, clip)
+
+    def ask(_):
+        try:
+            return services.burn_in_export_request(job=job, actor=user,
+                                                   options={"aspect": "1:1"})
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(ask, range(4)))
+    assert len({export.pk for export, _ in answers}) == 1
+    assert sum(created for _, created in answers) == 1
+    (export,) = BurnInExport.objects.all()
+    assert JobAdmission.objects.filter(job_id=export.pk).count() == 1
