@@ -189,6 +189,7 @@ def burn_in_export_request(*, job: CaptionJob, actor, options) -> tuple[BurnInEx
             _transition(export, BurnInStatus.QUEUED)
             export.progress, export.error_code, export.error_message = 0, "", ""
             export.attempts, export.finished_at, export.lease_expires_at = 0, None, None
+            export.requested_by = actor
         billing_quotas.quota_admit(user=job.owner, job_id=export.pk, media_seconds=seconds)
         export.status = BurnInStatus.QUEUED
         export.save()
