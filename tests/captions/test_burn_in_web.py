@@ -169,3 +169,24 @@ def test_parallel_requests_for_one_style_make_one_export_admitted_once(
     assert sum(created for _, created in answers) == 1
     (export,) = BurnInExport.objects.all()
     assert JobAdmission.objects.filter(job_id=export.pk).count() == 1
+
+
+def test_a_failed_export_on_the_page_says_why_and_tries_again_in_its_style(
+    user_client, user, video_plan, clip, django_capture_on_commit_callbacks  # noqa: F811
+):
+    from captions import services
+
+    job = video_job(user, clip)
+    with django_capture_on_commit_callbacks(execute=False):
+        export, _ = services.burn_in_export_request(
+            job=job, actor=user, options={"aspect": "4:5", "box": False, "position": "top"})
+    services.burn_in_export_fail(export_id=export.pk, code="media_timeout", detail="slow")
+    page = user_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "took too long" in page and "Try again" in page
+    assert '<input type="hidden" name="aspect" value="4:5">' in page
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        response = user_client.post(f"/jobs/{job.pk}/burn-in/", {
+            "font_size": "medium", "position": "top", "aspect": "4:5"})
+    assert response.status_code == 302 and len(sent) == 1
+    export.refresh_from_db()
+    assert export.status == BurnInStatus.QUEUED and export.error_message == ""
