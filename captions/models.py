@@ -189,8 +189,12 @@ class CaptionJob(models.Model):
     reused_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reused_by"
     )
+    # What the customer reads (captions.failures, by error_code) and, apart, what an
+    # operator needs to fix it (an environment variable, a path, an upstream error):
+    # the detail is shown in the admin and logged, never on a page or in the API.
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True)
     # Speech to text: the engine chosen, why, and when it began (then it is fixed).
     stt_engine = models.CharField(max_length=12, choices=SttEngine.choices, blank=True)
     stt_route_reason = models.CharField(max_length=200, blank=True)

@@ -152,7 +152,7 @@ def stt_preload() -> stt.LoadedModel | None:
     try:
         return stt.load(stt_config())
     except SttModelUnavailable as exc:
-        logger.error("speech-to-text not ready: %s", exc.user_message)
+        logger.error("speech-to-text not ready: %s", exc.detail)
         return None
 
 
@@ -273,6 +273,8 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
                             f"The media is {format_duration(duration)} long; the limit is "
                             f"{format_duration(max_seconds)}.",
                             code="media_too_long",
+                            facts={"length": format_duration(duration),
+                                   "limit": format_duration(max_seconds)},
                         )
                     if not info.has_audio and not info.has_video:
                         raise MediaRejected("The file has no audio or video stream.",
@@ -375,7 +377,7 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
     except cost_ledger.CostCapExceeded as refusal:
         return caption_job_defer(job=job, refusal=refusal)
     except PipelineError as exc:
-        return caption_job_fail(job_id=job.pk, code=exc.code, message=exc.user_message)
+        return caption_job_fail(job_id=job.pk, code=exc.code, detail=exc.detail, facts=exc.facts)
     except InvalidTransition:
         # Cancelled between the last stage check and completion: results were rolled back.
         return None
@@ -386,10 +388,11 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
         stt_hold_close(hold=hold)  # reserved as it started, never transcribed with
 
 
-STORAGE_FAILED_MESSAGE = (
-    "Our file storage was not answering, so this file could not be processed. Your upload "
-    "is kept: retry the job in a few minutes."
-)
+def _crash_detail(error: BaseException | None) -> str:
+    """What an operator reads about a crashed attempt: the exception, never shown to customers."""
+    if error is None:
+        return "the attempt ended without a result"
+    return f"{type(error).__name__}: {error}"[:2000]
 
 
 def caption_job_attempt_crashed(*, job_id, error: BaseException | None = None) -> bool:
@@ -413,20 +416,14 @@ def caption_job_attempt_crashed(*, job_id, error: BaseException | None = None) -
             return False
         if job.attempts < settings.CAPTION_JOB_MAX_ATTEMPTS:
             if service == "storage":
-                return caption_job_storage_wait(job_id=job_id) is not None
+                return caption_job_storage_wait(job_id=job_id, detail=_crash_detail(error)) \
+                    is not None
             return True
         if service == "storage":
             caption_job_fail(job_id=job_id, code="storage_unavailable",
-                             message=STORAGE_FAILED_MESSAGE)
+                             detail=_crash_detail(error))
             return False
-        caption_job_fail(
-            job_id=job_id,
-            code="internal_error",
-            message=(
-                "Something went wrong on our side while processing this file. We have been "
-                "notified; you can retry the job."
-            ),
-        )
+        caption_job_fail(job_id=job_id, code="internal_error", detail=_crash_detail(error))
         return False
     except (OperationalError, InterfaceError) as exc:
         logger.warning("job %s: the database stopped answering while its crash was being "

@@ -1,0 +1,13 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("captions", "0014_transcript_revision")]
+
+    operations = [
+        migrations.AddField(
+            model_name="captionjob",
+            name="error_detail",
+            field=models.TextField(blank=True),
+        ),
+    ]
