@@ -255,12 +255,15 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
             duration = 0.0
             versions: dict = {}
             image_description = ""
+            picture_size, picture_colours = None, ()
             with _timed(job, JobStage.PROBING):
                 has_video = False
                 audio_channels = 0
                 if asset.kind == MediaKind.IMAGE:
                     info = images.inspect_image(path)
                     image_description = f"A {info.width}x{info.height} {info.format} image"
+                    picture_size = (info.width, info.height)
+                    picture_colours = images.dominant_colours(path)
                     has_audio = False
                 else:
                     info = media.probe(
@@ -343,6 +346,9 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
                         language_name=LANGUAGES.get(language, language),
                         variants=job.variant_count,
                         image_description=image_description,
+                        source_name=asset.original_name,
+                        picture_size=picture_size,
+                        picture_colours=picture_colours,
                         hashtags=job.hashtags,
                         emoji=job.emoji,
                         custom_instruction=job.custom_instruction,
