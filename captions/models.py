@@ -39,6 +39,9 @@ class MediaAsset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Set when the stored file was deleted under the owner's plan's upload retention.
     purged_at = models.DateTimeField(null=True, blank=True)
+    # A small JPEG still made while the job runs: a video's key frame (its player's
+    # poster) or an image scaled down, shown on the dashboard. Stored beside the upload.
+    preview_key = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -46,6 +49,11 @@ class MediaAsset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id}"
+
+    @property
+    def stored_keys(self) -> list[str]:
+        """Every object stored for this upload: what deleting it must delete."""
+        return [key for key in (self.file.name, self.preview_key) if key]
 
 
 class JobStatus(models.TextChoices):

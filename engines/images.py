@@ -7,7 +7,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageStat, UnidentifiedImageError
 
 from .errors import MediaRejected
 
@@ -144,3 +144,20 @@ def _colour_name(hue: float, saturation: float, value: float) -> str:
             return name
     return "red"
 
+
+def most_detailed(paths: list[str]) -> str | None:
+    """The picture with the most contrast: a key frame worth showing, not a black fade-in
+    or a plain title card. None when no path can be read."""
+    best, best_spread = None, -1.0
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                img.draft("L", (160, 160))
+                grey = img.convert("L")
+                grey.thumbnail((160, 160))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            continue
+        spread = ImageStat.Stat(grey).stddev[0]
+        if spread > best_spread:
+            best, best_spread = path, spread
+    return best

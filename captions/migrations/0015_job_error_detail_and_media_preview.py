@@ -10,4 +10,9 @@ class Migration(migrations.Migration):
             name="error_detail",
             field=models.TextField(blank=True),
         ),
+        migrations.AddField(
+            model_name="mediaasset",
+            name="preview_key",
+            field=models.CharField(blank=True, max_length=255),
+        ),
     ]

@@ -432,6 +432,11 @@ def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
     return job
 
 
+def _files_delete(keys: list[str]) -> None:
+    for key in keys:
+        storage.file_delete(key)
+
+
 def caption_job_complete(
     *,
     job: CaptionJob,
@@ -526,7 +531,7 @@ def caption_job_delete(*, job: CaptionJob, actor) -> None:
             transaction.on_commit(lambda: storage.prefix_delete(managed_files))
         locked.delete()
         if not CaptionJob.objects.filter(asset=asset).exists():
-            key = asset.file.name
+            keys = asset.stored_keys  # the upload and its preview
             asset.delete()
-            transaction.on_commit(lambda: storage.file_delete(key))
+            transaction.on_commit(lambda: _files_delete(keys))
     logger.info("job %s deleted by %s", job.pk, getattr(actor, "pk", None))

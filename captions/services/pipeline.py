@@ -53,6 +53,7 @@ from .lease import (
     caption_job_start_reserving,
 )
 from .managed import ManagedHandoff, caption_job_managed_claim, managed_transcribe
+from .previews import media_asset_preview_make
 from .results import (
     SttHold,
     model_call_record,
@@ -291,6 +292,8 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
                 if asset.duration_seconds != (duration or None):
                     MediaAsset.objects.filter(pk=asset.pk).update(
                         duration_seconds=duration or None)
+                if asset.kind == MediaKind.IMAGE or has_video:
+                    media_asset_preview_make(asset=asset, path=path, duration=duration)
             # The engine-choice hook: the job's engine is fixed as transcription begins,
             # with the transcribing stage (one statement).
             engine = stt_engine_for_attempt(job=job) if has_audio else None

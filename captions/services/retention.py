@@ -47,9 +47,8 @@ def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) ->
     for asset in assets:
         if asset.created_at >= now - timedelta(days=limits_for(asset.owner).upload_retention_days):
             continue
-        key = asset.file.name
         MediaAsset.objects.filter(pk=asset.pk).update(purged_at=now)
-        if key:
+        for key in asset.stored_keys:  # the upload and its preview
             storage.file_delete(key)
         media += 1
     shortest = min((p.result_retention_days for p in PLANS.values()), default=1)
