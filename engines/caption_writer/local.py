@@ -171,9 +171,9 @@ def _picture_sentences(request: CaptionRequest, subject: str, index: int):
     frame = ("wide" if width > height * 1.15 else "tall" if height > width * 1.15
              else "square")
     colours = list(request.picture_colours[:2])
+    kind = "video" if request.media_kind == "video" else "picture"
     facts = {
-        "subject": subject or ("this video" if request.media_kind == "video"
-                               else "this picture"), "frame": frame, "width": width,
+        "subject": subject or f"this {kind}", "kind": kind, "frame": frame, "width": width,
         "height": height, "fit": phrases.FRAME_FITS[frame],
         "colour": colours[0] if colours else "",
         "colours": " and ".join(colours),

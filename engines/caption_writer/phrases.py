@@ -1,7 +1,8 @@
 """The offline writer's sentences, by tone, platform and kind of media.
 
 Placeholders: ``{subject}`` (what the picture shows, from its file name, or "this
-picture"), ``{colours}``/``{colour}`` (its main colours by name), ``{frame}`` ("wide",
+picture"), ``{kind}`` ("picture" or, for a video without sound, "video"),
+``{colours}``/``{colour}`` (its main colours by name), ``{frame}`` ("wide",
 "tall" or "square"), ``{width}``/``{height}``, ``{fit}`` (where such a frame works),
 ``{quote}`` (a sentence from the transcript), ``{media}`` ("recording" or "video").
 Typographic quotes and apostrophes: they read well and need no escaping in a page.
@@ -58,7 +59,7 @@ PICTURE_OPENERS = {
     "inspirational": [("Sometimes {subject} is all the reminder you need.", True),
                       ("Find the beauty in {subject}.", False),
                       ("Let {subject} set the tone for today.", False)],
-    "informative": [("This picture shows {subject}.", True),
+    "informative": [("This {kind} shows {subject}.", True),
                     ("Here is {subject}, in a {frame} frame.", False),
                     ("A {frame} shot of {subject}.", True),
                     ("Sharing {subject} for reference.", False)],
@@ -83,12 +84,12 @@ PICTURE_EXTRAS = {
                      "We will share more of the story behind it soon.",
                      "Moments like this are why we keep doing the work.",
                      "Thanks to everyone who made it possible."],
-    "casual": ["No big caption needed; the picture does the work.",
+    "casual": ["No big caption needed; the {kind} does the work.",
                "Saving this one for the days that need a little colour.",
                "More like this coming soon.",
                "Honestly could look at this all day.",
                "Tag a friend who would love this one too."],
-    "funny": ["I would explain it, but the picture already said everything.",
+    "funny": ["I would explain it, but the {kind} already said everything.",
               "My camera roll is mostly shots like this, and I regret nothing.",
               "Scientists are still studying how good this looks.",
               "Posting it before I talk myself out of it.",
@@ -102,7 +103,7 @@ PICTURE_EXTRAS = {
                     "Posting it here so it is easy to find later.",
                     "Open it full size for the detail.",
                     "Feel free to share it with credit.",
-                    "More pictures from the same series are on the way."],
+                    "More from the same series is on the way."],
 }
 
 FRAME_FITS = {"wide": "banner or a landscape post", "tall": "story or a portrait post",
@@ -149,5 +150,6 @@ NAME_NOISE = frozenset({
     "picture", "screenshot", "screen", "shot", "final", "copy", "edit", "edited", "export",
     "exported", "untitled", "new", "scan", "file", "upload", "whatsapp", "jpeg", "jpg", "png",
     "webp", "gif", "heic", "tiff", "raw", "large", "small", "medium", "thumb", "thumbnail",
-    "resized", "original", "version", "draft", "at", "pm", "am",
+    "resized", "original", "version", "draft", "at", "pm", "am", "vid", "video", "mov",
+    "clip", "movie", "rec", "recording", "audio", "voice", "memo",
 })

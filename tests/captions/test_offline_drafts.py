@@ -145,3 +145,15 @@ def test_an_image_job_offline_names_what_it_knows_of_the_picture(
     for text in texts:
         assert_reads_like_a_person_wrote_it(text)
         assert "600x400" not in text and "PNG" not in text
+
+
+@pytest.mark.parametrize("tone", TONES)
+def test_a_silent_video_is_described_as_a_video_not_quoted(tone):
+    variants = drafts(media_kind="video", tone=tone, length="medium", platform="tiktok",
+                      source_name="VID_20240101.mp4")
+    for draft in variants:
+        assert_reads_like_a_person_wrote_it(draft)
+        assert "“" not in draft and not re.search(r"\b(listen|recording)\b", draft, re.I)
+        assert "picture" not in split(draft)[0].split(".")[0], draft  # it opens on "video"
+    assert_meets_the_options(variants, media_kind="video", tone=tone, length="medium",
+                             platform="tiktok")
