@@ -83,7 +83,7 @@ class CaptionJobAdmin(admin.ModelAdmin):
     list_display = ["id", "owner", "status", "stage", "stt_engine", "attempts", "error_code",
                     "cost_micro_usd", "created_at"]
     list_filter = ["status", "stage", "stt_engine", "platform", "tone"]
-    search_fields = ["id", "owner__email", "error_message"]
+    search_fields = ["id", "owner__email", "error_message", "error_detail"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
     inlines = [CaptionVariantInline, ModelCallInline, BurnInExportInline, JobEventInline]

@@ -39,6 +39,9 @@ class MediaAsset(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Set when the stored file was deleted under the owner's plan's upload retention.
     purged_at = models.DateTimeField(null=True, blank=True)
+    # A small JPEG still made while the job runs: a video's key frame (its player's
+    # poster) or an image scaled down, shown on the dashboard. Stored beside the upload.
+    preview_key = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -46,6 +49,11 @@ class MediaAsset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id}"
+
+    @property
+    def stored_keys(self) -> list[str]:
+        """Every object stored for this upload: what deleting it must delete."""
+        return [key for key in (self.file.name, self.preview_key) if key]
 
 
 class JobStatus(models.TextChoices):
@@ -189,8 +197,12 @@ class CaptionJob(models.Model):
     reused_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reused_by"
     )
+    # What the customer reads (captions.failures, by error_code) and, apart, what an
+    # operator needs to fix it (an environment variable, a path, an upstream error):
+    # the detail is shown in the admin and logged, never on a page or in the API.
     error_code = models.CharField(max_length=50, blank=True)
     error_message = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True)
     # Speech to text: the engine chosen, why, and when it began (then it is fixed).
     stt_engine = models.CharField(max_length=12, choices=SttEngine.choices, blank=True)
     stt_route_reason = models.CharField(max_length=200, blank=True)

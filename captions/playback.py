@@ -18,18 +18,26 @@ from django.urls import reverse
 from . import exports, storage
 from .models import BurnInExport, BurnInStatus, CaptionJob, MediaAsset
 
+PREVIEW_CONTENT_TYPE = "image/jpeg"
+
 
 @dataclass(frozen=True)
 class Playback:
     url: str
     kind: str  # "audio", "video" or "image"
     content_type: str
+    poster_url: str = ""  # the preview still: a video's key frame, a small image
 
     @property
     def other_origin(self) -> str:
         """The storage's origin when the URL is not ours (the page's CSP must allow it)."""
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+        return url_origin(self.url)
+
+
+def url_origin(url: str) -> str:
+    """The origin of a URL on another host (a presigned bucket URL), or "" for ours."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
 
 def caption_job_playback(*, job: CaptionJob) -> Playback | None:
@@ -37,25 +45,39 @@ def caption_job_playback(*, job: CaptionJob) -> Playback | None:
     asset = job.asset
     if asset.purged_at is not None or not asset.file.name:
         return None
-    key = asset.file.name
+    return Playback(url=_signed_url(asset.file.name, asset.content_type), kind=asset.kind,
+                    content_type=asset.content_type, poster_url=media_asset_preview_url(
+                        asset=asset))
+
+
+def media_asset_preview_url(*, asset: MediaAsset) -> str:
+    """A short-lived URL of the upload's preview still, or "" when it has none (yet)."""
+    if asset.purged_at is not None or not asset.preview_key:
+        return ""
+    return _signed_url(asset.preview_key, PREVIEW_CONTENT_TYPE)
+
+
+def _signed_url(key: str, content_type: str) -> str:
     url = storage.playback_url_presigned(
-        key, content_type=asset.content_type,
+        key, content_type=content_type,
         expires_seconds=settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS)
-    if url is None:
-        url = reverse("captions:media_playback", args=[storage.playback_token(key)])
-    return Playback(url=url, kind=asset.kind, content_type=asset.content_type)
+    return url or reverse("captions:media_playback", args=[storage.playback_token(key)])
 
 
-def media_asset_for_playback(*, owner, token: str) -> MediaAsset:
-    """The owner's upload a playback token names; Http404 when the token is forged,
-    expired, or names someone else's upload (indistinguishable from a missing one)."""
+def media_for_playback(*, owner, token: str) -> tuple[str, str]:
+    """(key, content type) of the owner's upload or its preview a playback token names;
+    Http404 when the token is forged, expired, or names someone else's upload
+    (indistinguishable from a missing one)."""
     key = storage.playback_token_key(
         token, max_age=settings.CAPTIONS_PLAYBACK_EXPIRES_SECONDS)
-    asset = key and MediaAsset.objects.filter(
-        owner=owner, file=key, purged_at__isnull=True).first()
-    if not asset:
-        raise Http404("No such media.")
-    return asset
+    if key:
+        mine = MediaAsset.objects.filter(owner=owner, purged_at__isnull=True)
+        asset = mine.filter(file=key).first()
+        if asset:
+            return key, asset.content_type
+        if mine.filter(preview_key=key).exists():
+            return key, PREVIEW_CONTENT_TYPE
+    raise Http404("No such media.")
 
 
 def transcript_export_filename(*, job: CaptionJob, fmt: str) -> str:

@@ -35,7 +35,12 @@ def dashboard(request):
         return render(request, "landing.html",
                       {"example": showcase(), "plans": list(PLANS.values())})
     jobs = selectors.caption_jobs_for_owner(owner=request.user)[:100]
-    return render(request, "captions/dashboard.html", {"jobs": jobs})
+    rows = [(job, playback.media_asset_preview_url(asset=job.asset)) for job in jobs]
+    response = render(request, "captions/dashboard.html", {"jobs": jobs, "rows": rows})
+    origins = sorted({playback.url_origin(url) for _, url in rows} - {""})
+    if origins:  # previews load from the bucket's presigned URLs
+        response._csp_update = {"img-src": ["'self'", *origins]}
+    return response
 
 
 @login_required
@@ -136,8 +141,8 @@ def _chunks(fileobj, start: int, length: int):
 def media_playback(request, token):
     """The upload, for the player, where media is on local disk (S3 serves its own):
     only to its owner, only while the signed URL is fresh, with byte ranges for seeking."""
-    asset = playback.media_asset_for_playback(owner=request.user, token=token)
-    fileobj = storage.file_open(asset.file.name)
+    key, content_type = playback.media_for_playback(owner=request.user, token=token)
+    fileobj = storage.file_open(key)
     size = fileobj.size
     start, end, status = 0, size - 1, 200
     match = _RANGE.match(request.headers.get("Range", ""))
@@ -153,7 +158,7 @@ def media_playback(request, token):
             return response
         status = 206
     response = StreamingHttpResponse(_chunks(fileobj, start, end - start + 1), status=status,
-                                     content_type=asset.content_type)
+                                     content_type=content_type)
     response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
     if status == 206:

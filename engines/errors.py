@@ -1,14 +1,21 @@
-"""Errors the engines raise. Each carries a code and a message a customer can act on."""
+"""Errors the engines raise. Each carries a code, an operator's detail and safe facts.
+
+The detail is for operators (logs, the admin): it may name an environment variable, a
+path or an upstream error. The customer reads the message their code maps to
+(``captions.failures``), filled with ``facts`` (numbers and our own words) where given.
+"""
 
 
 class PipelineError(Exception):
-    """A job cannot finish; ``user_message`` is shown to the customer as is."""
+    """A job cannot finish; ``detail`` says why to an operator, never to the customer."""
 
     code = "pipeline_error"
 
-    def __init__(self, user_message: str, *, code: str | None = None):
-        super().__init__(user_message)
-        self.user_message = user_message
+    def __init__(self, detail: str, *, code: str | None = None,
+                 facts: dict[str, object] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.facts = dict(facts or {})
         if code:
             self.code = code
 

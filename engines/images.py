@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import colorsys
 import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageStat, UnidentifiedImageError
 
 from .errors import MediaRejected
 
@@ -32,6 +33,7 @@ def inspect_image(path: str, *, max_pixels: int = MAX_PIXELS) -> ImageInfo:
                         f"The image is {width}x{height} pixels; the limit is "
                         f"{max_pixels:,} pixels.",
                         code="image_too_large",
+                        facts={"width": width, "height": height, "limit": max_pixels},
                     )
                 img.load()
                 return ImageInfo(format=str(img.format), width=width, height=height)
@@ -101,3 +103,61 @@ def _flatten(img: Image.Image) -> Image.Image:
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return img.convert("RGB")
+
+
+def dominant_colours(path: str, *, count: int = 2) -> tuple[str, ...]:
+    """The names of the picture's main colours, most covered first ("blue", "orange").
+
+    Cheap: the picture is shrunk to 48 px and reduced to a few colours first. Call it
+    after ``inspect_image`` has accepted the file; an unreadable one gives no colours.
+    """
+    try:
+        with Image.open(path) as img:
+            img.seek(0)
+            img.draft("RGB", (96, 96))  # JPEG decodes at a fraction of its size
+            small = _flatten(img)
+            small.thumbnail((48, 48))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return ()
+    palette = small.quantize(colors=6, method=Image.Quantize.MEDIANCUT)
+    rgb = palette.getpalette() or []
+    shares: dict[str, int] = {}
+    for pixels, index in sorted(palette.getcolors() or [], reverse=True):
+        red, green, blue = (v / 255 for v in rgb[index * 3:index * 3 + 3])
+        name = _colour_name(*colorsys.rgb_to_hsv(red, green, blue))
+        shares[name] = shares.get(name, 0) + pixels
+    ranked = sorted(shares, key=shares.get, reverse=True)
+    return tuple(ranked[:count])
+
+
+def _colour_name(hue: float, saturation: float, value: float) -> str:
+    if value < 0.18:
+        return "black"
+    if saturation < 0.15:
+        return "white" if value > 0.85 else "grey"
+    degrees = hue * 360
+    if 15 <= degrees < 45 and value < 0.6:
+        return "brown"
+    for limit, name in ((15, "red"), (45, "orange"), (70, "yellow"), (165, "green"),
+                        (195, "teal"), (255, "blue"), (290, "purple"), (340, "pink")):
+        if degrees < limit:
+            return name
+    return "red"
+
+
+def most_detailed(paths: list[str]) -> str | None:
+    """The picture with the most contrast: a key frame worth showing, not a black fade-in
+    or a plain title card. None when no path can be read."""
+    best, best_spread = None, -1.0
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                img.draft("L", (160, 160))
+                grey = img.convert("L")
+                grey.thumbnail((160, 160))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            continue
+        spread = ImageStat.Stat(grey).stddev[0]
+        if spread > best_spread:
+            best, best_spread = path, spread
+    return best

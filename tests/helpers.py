@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import wave
 
@@ -54,3 +55,17 @@ def joined_recording(inputs: list, out, seconds: float | None = None):
         check=True, timeout=60,
     )
     return out
+
+
+OPERATOR_WORDS = re.compile(
+    r"/|\\|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b\w*(Error|Exception)\b|Traceback|urlopen|errno"
+    r"|\.pt\b|\bHTTP\b|\bNone\b|=",
+)
+
+
+def assert_customer_text(text: str) -> None:
+    """``text`` reads as words for a customer: no path, environment variable, exception
+    name, traceback or setting; it is a sentence or more, ending with a full stop."""
+    assert text and text[0].isupper() and text.rstrip().endswith("."), text
+    found = OPERATOR_WORDS.search(text)
+    assert found is None, f"operator detail {found.group(0)!r} in {text!r}"

@@ -60,3 +60,38 @@ def test_click_a_line_to_play_from_it_and_copy_a_caption(
     subtitles = open(download.value.path()).read()
     assert "for your nation." in subtitles and "07,420 --> 00:00:10,360" in subtitles
     assert refused == []
+
+
+def test_a_video_shows_its_key_frame_before_it_plays_and_on_the_dashboard(
+        browser, live_server, shared_media):  # noqa: F811
+    from captions.services.previews import media_asset_preview_make
+
+    page = browser.new_page(viewport=PHONE)
+    refused = watch_csp(page)
+    user = log_in_new_customer(page, live_server, "video-preview@example.com")
+    path = shared_media / "auto_editor_example.mp4"
+    asset = MediaAssetFactory(owner=user, kind="video", original_name="launch-talk.mp4",
+                              content_type="video/mp4", duration_seconds=42.6,
+                              file=ContentFile(path.read_bytes(), name="talk.mp4"))
+    assert media_asset_preview_make(asset=asset, path=str(path), duration=42.6)
+    job = TranscriptFactory(job__owner=user, job__asset=asset, segments=SEGMENTS,
+                            text=" ".join(s["text"] for s in SEGMENTS)).job
+
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    poster = page.get_attribute("#player", "poster")
+    assert poster
+    # The browser loads the still from its presigned URL (the CSP lets it).
+    size = page.evaluate("""url => new Promise(done => {
+        const still = new Image();
+        still.onload = () => done([still.naturalWidth, still.naturalHeight]);
+        still.onerror = () => done(null);
+        still.src = url;
+    })""", poster)
+    assert size and 0 < size[0] <= 640
+    assert_fits(page, "job-video-poster")
+
+    page.goto(f"{live_server.url}/")
+    page.wait_for_function("document.querySelector('img.thumb')?.naturalWidth > 0",
+                           timeout=10_000)
+    assert_fits(page, "dashboard-with-preview")
+    assert refused == []

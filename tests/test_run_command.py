@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import assert_customer_text
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a-long-and-unusual-passphrase-42"
 
@@ -112,8 +114,9 @@ def test_run_command_serves_dashboard_and_takes_an_upload_to_a_final_state(
         time.sleep(1)
     assert status["status"] == expected, status
     if expected == "failed":
-        assert "WHISPER_MODEL" in status["error_message"]
-        assert "checkpoint" in status["error_message"]
+        # The customer reads what to do, with no setting, path or error text in it ...
+        assert_customer_text(status["error_message"])
+        assert "retry" in status["error_message"].lower()
     else:
         page = s.get(f"{base}/jobs/{match.group(1)}/", timeout=10).text
         assert "ask not what your country can do for you" in page.lower(), page[:3000]
@@ -136,3 +139,10 @@ def test_run_command_serves_dashboard_and_takes_an_upload_to_a_final_state(
                  and line["message"].startswith("caption job")]
     assert about_job, lines[-20:]
     assert all(line["request_id"] == upload_request_id for line in about_job)
+    if expected == "failed":
+        # ... and the operator reads how to configure a model in the failure's log line.
+        [failure] = [line for line in about_job
+                     if line["message"].startswith("caption job failed")]
+        assert "WHISPER_MODEL" in failure["error_detail"]
+        assert "checkpoint" in failure["error_detail"]
+        assert failure["error_message"] == status["error_message"]

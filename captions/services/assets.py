@@ -26,6 +26,7 @@ from engines import images, media
 from engines.errors import MediaRejected, MediaToolFailed
 
 from .. import storage
+from ..failures import failure_message
 from ..models import DirectUpload, MediaAsset, MediaKind
 from ..uploads import ACCEPTED_TYPES, SNIFF_BYTES, clean_original_name, detect_content_type
 
@@ -99,14 +100,15 @@ def _check_contents(path: str, *, kind: str, limits) -> float:
         info = media.probe(path, ffprobe=settings.FFPROBE_BINARY,
                            timeout=min(60, settings.FFMPEG_TIMEOUT_SECONDS))
     except MediaToolFailed as exc:
-        logger.error("could not inspect an upload: %s", exc.user_message)
+        logger.error("could not inspect an upload: %s", exc.detail)
         raise ApplicationError(
             "We cannot check uploads right now, so the file was not saved. Please try again "
             "in a few minutes.", code="media_check_unavailable", status=503,
             headers={"Retry-After": "60"},
         ) from exc
     except MediaRejected as exc:
-        raise ApplicationError(exc.user_message, code=exc.code,
+        logger.info("upload refused (%s): %s", exc.code, exc.detail)
+        raise ApplicationError(failure_message(exc.code, exc.facts), code=exc.code,
                                status=413 if exc.code == "image_too_large" else 422) from exc
     if not info.has_audio and not info.has_video:
         raise ApplicationError("The file has no audio or video stream.",

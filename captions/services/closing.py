@@ -43,7 +43,7 @@ def account_delete(*, user, password: str) -> None:
     for job in CaptionJob.objects.filter(owner=user).select_related("asset"):
         caption_job_delete(job=job, actor=user)
     with transaction.atomic():
-        keys = [a.file.name for a in MediaAsset.objects.filter(owner=user) if a.file.name]
+        keys = [key for a in MediaAsset.objects.filter(owner=user) for key in a.stored_keys]
         keys += list(DirectUpload.objects.filter(owner=user).values_list("key", flat=True))
         user_id = user.pk
         user.delete()

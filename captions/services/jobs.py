@@ -33,6 +33,7 @@ from webhooks import services as webhook_services
 from webhooks.models import OutboundEventType
 
 from .. import storage
+from ..failures import failure_message
 from ..models import (
     ALLOWED_TRANSITIONS,
     FINAL_STATUSES,
@@ -292,8 +293,8 @@ def caption_job_defer(*, job: CaptionJob, refusal: CostCapExceeded) -> CaptionJo
     if job.deferrals >= settings.CAPTION_JOB_MAX_DEFERRALS:
         return caption_job_fail(
             job_id=job.pk, code="cost_cap_exceeded",
-            message=f"{refusal.message} The job waited {job.deferrals} times and was stopped; "
-                    "retry it later or ask us to raise your cap.",
+            detail=f"{refusal.message} (waited {job.deferrals} times)",
+            facts={"cap": refusal.message, "waits": job.deferrals},
         )
     resets_at = refusal.details["resets_at"]
     with transaction.atomic():
@@ -303,21 +304,14 @@ def caption_job_defer(*, job: CaptionJob, refusal: CostCapExceeded) -> CaptionJo
             stage=JobStage.WAITING, progress=0,
             attempts=max(job.attempts - 1, 0), deferrals=job.deferrals + 1,
             error_code="waiting_for_budget",
-            error_message=(
-                f"{refusal.message} This job is paused and continues by itself then."
-            ),
+            error_message=failure_message("waiting_for_budget", {"cap": refusal.message}),
+            error_detail=refusal.message,
         )
         outbox_send_on_commit(caption_job_message(job=job, countdown=refusal.retry_after + 1))
     return job
 
 
-STORAGE_WAIT_MESSAGE = (
-    "Our file storage is not answering right now, so this job is waiting. It tries again "
-    "by itself in a moment; there is nothing you need to do."
-)
-
-
-def caption_job_storage_wait(*, job_id) -> CaptionJob | None:
+def caption_job_storage_wait(*, job_id, detail: str = "") -> CaptionJob | None:
     """Put a job whose attempt could not read its upload back in the queue, saying why.
 
     The attempt still counts against CAPTION_JOB_MAX_ATTEMPTS, so the waits are bounded.
@@ -330,7 +324,9 @@ def caption_job_storage_wait(*, job_id) -> CaptionJob | None:
         return _transition(
             job.pk, JobStatus.QUEUED, message="Waiting for file storage to answer",
             stage=JobStage.WAITING, progress=0, lease_expires_at=None,
-            error_code="storage_unavailable", error_message=STORAGE_WAIT_MESSAGE,
+            error_code="storage_unavailable",
+            error_message=failure_message("storage_unavailable", waiting=True),
+            error_detail=detail,
         )
 
 
@@ -362,15 +358,21 @@ def _job_event_publish(*, job: CaptionJob, event_type: str) -> None:
     )
 
 
-def caption_job_fail(*, job_id, code: str, message: str, actor=None) -> CaptionJob:
+def caption_job_fail(*, job_id, code: str, detail: str = "", facts: dict | None = None,
+                     actor=None) -> CaptionJob:
+    """Fail a job with ``code``: the customer reads that code's message (``captions.failures``,
+    filled with ``facts``); ``detail``, for operators only, is kept in ``error_detail`` (the
+    admin, the job's events and the failure's log line)."""
+    message = failure_message(code, facts)
     with transaction.atomic():
         job = _transition(
             job_id,
             JobStatus.FAILED,
             actor=actor,
-            message=message,
+            message=f"{message} ({detail})" if detail else message,
             error_code=code[:50],
             error_message=message,
+            error_detail=detail,
             finished_at=timezone.now(),
         )
         _job_event_publish(job=job, event_type=OutboundEventType.JOB_FAILED)
@@ -423,10 +425,16 @@ def caption_job_retry(*, job: CaptionJob, actor) -> CaptionJob:
             attempts=0,
             error_code="",
             error_message="",
+            error_detail="",
             finished_at=None,
         )
         outbox_send_on_commit(caption_job_message(job=job))
     return job
+
+
+def _files_delete(keys: list[str]) -> None:
+    for key in keys:
+        storage.file_delete(key)
 
 
 def caption_job_complete(
@@ -524,7 +532,7 @@ def caption_job_delete(*, job: CaptionJob, actor) -> None:
         burn_in.burn_in_exports_delete(exports_=locked.burn_ins.all())
         locked.delete()
         if not CaptionJob.objects.filter(asset=asset).exists():
-            key = asset.file.name
+            keys = asset.stored_keys  # the upload and its preview
             asset.delete()
-            transaction.on_commit(lambda: storage.file_delete(key))
+            transaction.on_commit(lambda: _files_delete(keys))
     logger.info("job %s deleted by %s", job.pk, getattr(actor, "pk", None))

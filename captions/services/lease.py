@@ -90,10 +90,8 @@ def caption_job_start_reserving(
             caption_job_fail(
                 job_id=job.pk,
                 code="too_many_attempts",
-                message=(
-                    f"Processing stopped unexpectedly {job.attempts} times, so the job was "
-                    "stopped. Retry it, and contact support if it fails again."
-                ),
+                detail=f"{job.attempts} attempts ended without finishing (crash or lost lease)",
+                facts={"attempts": job.attempts},
             )
             return None, None
         started = _transition(
@@ -108,6 +106,7 @@ def caption_job_start_reserving(
             attempt_token=attempt_token,
             error_code="",
             error_message="",
+            error_detail="",
             stage_seconds={},
             message=(f"Attempt {job.attempts + 1} started"
                      + (f" (attempt {job.attempts} stopped unexpectedly)" if takeover else "")),

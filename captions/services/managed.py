@@ -238,9 +238,8 @@ def caption_job_managed_poll(*, job_id) -> bool:
         cost_ledger.cost_reservation_release(key=_reservation_key(job))
         caption_job_fail(
             job_id=job.pk, code="managed_stt_timeout",
-            message=(f"The managed speech-to-text service did not finish this recording "
-                     f"within {limit // 60} minutes, so the job was stopped. Nothing was "
-                     "charged for transcription; retry the job."))
+            detail=f"Transcribe job {job.managed_stt_job} still running after {limit} s",
+            facts={"minutes": limit // 60})
         return False
     if not caption_job_lease_renew(job_id=job.pk):
         return False

@@ -53,6 +53,7 @@ from .lease import (
     caption_job_start_reserving,
 )
 from .managed import ManagedHandoff, caption_job_managed_claim, managed_transcribe
+from .previews import media_asset_preview_make
 from .results import (
     SttHold,
     model_call_record,
@@ -152,7 +153,7 @@ def stt_preload() -> stt.LoadedModel | None:
     try:
         return stt.load(stt_config())
     except SttModelUnavailable as exc:
-        logger.error("speech-to-text not ready: %s", exc.user_message)
+        logger.error("speech-to-text not ready: %s", exc.detail)
         return None
 
 
@@ -255,12 +256,15 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
             duration = 0.0
             versions: dict = {}
             image_description = ""
+            picture_size, picture_colours = None, ()
             with _timed(job, JobStage.PROBING):
                 has_video = False
                 audio_channels = 0
                 if asset.kind == MediaKind.IMAGE:
                     info = images.inspect_image(path)
                     image_description = f"A {info.width}x{info.height} {info.format} image"
+                    picture_size = (info.width, info.height)
+                    picture_colours = images.dominant_colours(path)
                     has_audio = False
                 else:
                     info = media.probe(
@@ -273,6 +277,8 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
                             f"The media is {format_duration(duration)} long; the limit is "
                             f"{format_duration(max_seconds)}.",
                             code="media_too_long",
+                            facts={"length": format_duration(duration),
+                                   "limit": format_duration(max_seconds)},
                         )
                     if not info.has_audio and not info.has_video:
                         raise MediaRejected("The file has no audio or video stream.",
@@ -286,6 +292,8 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
                 if asset.duration_seconds != (duration or None):
                     MediaAsset.objects.filter(pk=asset.pk).update(
                         duration_seconds=duration or None)
+                if asset.kind == MediaKind.IMAGE or has_video:
+                    media_asset_preview_make(asset=asset, path=path, duration=duration)
             # The engine-choice hook: the job's engine is fixed as transcription begins,
             # with the transcribing stage (one statement).
             engine = stt_engine_for_attempt(job=job) if has_audio else None
@@ -341,6 +349,9 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
                         language_name=LANGUAGES.get(language, language),
                         variants=job.variant_count,
                         image_description=image_description,
+                        source_name=asset.original_name,
+                        picture_size=picture_size,
+                        picture_colours=picture_colours,
                         hashtags=job.hashtags,
                         emoji=job.emoji,
                         custom_instruction=job.custom_instruction,
@@ -375,7 +386,7 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
     except cost_ledger.CostCapExceeded as refusal:
         return caption_job_defer(job=job, refusal=refusal)
     except PipelineError as exc:
-        return caption_job_fail(job_id=job.pk, code=exc.code, message=exc.user_message)
+        return caption_job_fail(job_id=job.pk, code=exc.code, detail=exc.detail, facts=exc.facts)
     except InvalidTransition:
         # Cancelled between the last stage check and completion: results were rolled back.
         return None
@@ -386,10 +397,11 @@ def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob
         stt_hold_close(hold=hold)  # reserved as it started, never transcribed with
 
 
-STORAGE_FAILED_MESSAGE = (
-    "Our file storage was not answering, so this file could not be processed. Your upload "
-    "is kept: retry the job in a few minutes."
-)
+def _crash_detail(error: BaseException | None) -> str:
+    """What an operator reads about a crashed attempt: the exception, never shown to customers."""
+    if error is None:
+        return "the attempt ended without a result"
+    return f"{type(error).__name__}: {error}"[:2000]
 
 
 def caption_job_attempt_crashed(*, job_id, error: BaseException | None = None) -> bool:
@@ -413,20 +425,14 @@ def caption_job_attempt_crashed(*, job_id, error: BaseException | None = None) -
             return False
         if job.attempts < settings.CAPTION_JOB_MAX_ATTEMPTS:
             if service == "storage":
-                return caption_job_storage_wait(job_id=job_id) is not None
+                return caption_job_storage_wait(job_id=job_id, detail=_crash_detail(error)) \
+                    is not None
             return True
         if service == "storage":
             caption_job_fail(job_id=job_id, code="storage_unavailable",
-                             message=STORAGE_FAILED_MESSAGE)
+                             detail=_crash_detail(error))
             return False
-        caption_job_fail(
-            job_id=job_id,
-            code="internal_error",
-            message=(
-                "Something went wrong on our side while processing this file. We have been "
-                "notified; you can retry the job."
-            ),
-        )
+        caption_job_fail(job_id=job_id, code="internal_error", detail=_crash_detail(error))
         return False
     except (OperationalError, InterfaceError) as exc:
         logger.warning("job %s: the database stopped answering while its crash was being "

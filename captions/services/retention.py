@@ -49,12 +49,11 @@ def caption_retention_purge(*, now: datetime | None = None, batch: int = 500) ->
     for asset in assets:
         if asset.created_at >= now - timedelta(days=limits_for(asset.owner).upload_retention_days):
             continue
-        key = asset.file.name
         with transaction.atomic():
             MediaAsset.objects.filter(pk=asset.pk).update(purged_at=now)
             # A burned-in MP4 is the upload's picture: it goes with the upload.
             burn_in_exports_delete(exports_=BurnInExport.objects.filter(job__asset=asset))
-        if key:
+        for key in asset.stored_keys:  # the upload and its preview
             storage.file_delete(key)
         media += 1
     shortest = min((p.result_retention_days for p in PLANS.values()), default=1)

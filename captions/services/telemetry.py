@@ -64,7 +64,8 @@ def caption_job_finished_observe(*, job_id, job: CaptionJob | None = None) -> No
             logger.info("caption job done", extra={**extra, "media_seconds": media_seconds})
         elif job.status == JobStatus.FAILED:
             logger.error("caption job failed: %s", job.error_code,
-                         extra={**extra, "error_message": job.error_message[:500]})
+                         extra={**extra, "error_message": job.error_message[:500],
+                                "error_detail": job.error_detail[:2000]})
         else:
             logger.info("caption job %s", job.status, extra=extra)
 

@@ -55,6 +55,11 @@ class CaptionRequest:
     segments: tuple[TimedText, ...] = ()
     duration_seconds: float = 0.0
     images: tuple[ModelImage, ...] = ()
+    # What is known of the upload offline: its name as given, and for a picture its size
+    # and main colours. The offline writer builds image drafts from these.
+    source_name: str = ""
+    picture_size: tuple[int, int] | None = None
+    picture_colours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def test_minutes_held_by_a_failed_or_cancelled_job_are_free_again(user, shared_m
     caption_services.caption_job_cancel(job=first, actor=user)
     assert JobAdmission.objects.get(job_id=first.pk).status == AdmissionStatus.RELEASED
     second = caption_services.caption_job_submit(owner=user, upload=upload(), options={})
-    caption_services.caption_job_fail(job_id=second.pk, code="no_audio", message="No audio.")
+    caption_services.caption_job_fail(job_id=second.pk, code="no_audio", detail="No audio.")
     assert JobAdmission.objects.get(job_id=second.pk).status == AdmissionStatus.RELEASED
     assert quotas.quota_usage(user=user)["audio_seconds"]["held"] == 0
 
@@ -140,7 +140,7 @@ def test_a_finished_job_moves_its_minutes_from_held_to_used(user, shared_media):
 def test_a_customers_retry_is_admitted_again_and_holds_its_minutes(user, shared_media):
     upload = SimpleUploadedFile("jfk.flac", (shared_media / "jfk.flac").read_bytes())
     job = caption_services.caption_job_submit(owner=user, upload=upload, options={})
-    caption_services.caption_job_fail(job_id=job.pk, code="internal_error", message="Oops.")
+    caption_services.caption_job_fail(job_id=job.pk, code="internal_error", detail="Oops.")
     caption_services.caption_job_retry(job=job, actor=user)
     rows = JobAdmission.objects.filter(job_id=job.pk).order_by("admitted_at")
     assert [r.status for r in rows] == [AdmissionStatus.RELEASED, AdmissionStatus.HELD]

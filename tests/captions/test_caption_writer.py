@@ -21,6 +21,7 @@ from config.errors import ApplicationError
 from engines import caption_writer as llm
 from engines.caption_writer import prompts
 from tests.fakes.bedrock import PHRASEBOOK
+from tests.helpers import assert_customer_text
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +207,9 @@ def test_permanently_failing_call_fails_the_job_with_a_reason_and_no_cost(
 
     assert job.status == JobStatus.FAILED
     assert job.error_code == code
-    assert says in job.error_message and "(3 tries)" in job.error_message
+    # The operator reads what the model service did; the customer reads what to do.
+    assert says in job.error_detail and "(3 tries)" in job.error_detail
+    assert_customer_text(job.error_message)
     assert "retry" in job.error_message
     assert len(fake_bedrock.requests) == 3
     assert not job.captions.exists()
@@ -242,8 +245,10 @@ def test_captions_still_invalid_after_the_repair_fail_the_job_with_nothing_saved
 
     assert job.status == JobStatus.FAILED
     assert job.error_code == "llm_output_invalid"
-    assert "did not follow the options you chose" in job.error_message
-    assert "it needs 5 to 20" in job.error_message
+    assert "did not follow the options you chose" in job.error_detail
+    assert "it needs 5 to 20" in job.error_detail
+    assert_customer_text(job.error_message)
+    assert "did not pass our checks" in job.error_message
     assert not job.captions.exists()
     # Both answers came back, so both were paid for.
     assert_costs_recorded(job, settings, calls=2)
@@ -257,6 +262,7 @@ def test_request_signed_with_other_credentials_is_refused_and_the_job_says_why(
     assert job.status == JobStatus.FAILED
     assert job.error_code == "llm_access_denied"
     assert "not set up correctly on our side" in job.error_message
+    assert_customer_text(job.error_message)
     assert fake_bedrock.errors == ["AccessDenied: SigV4 signature does not match"]
     fake_bedrock.errors.clear()
     [call] = job.model_calls.all()

@@ -70,7 +70,8 @@ def test_a_file_claiming_fifty_hours_is_refused_before_decoding(user, tmp_path):
     assert job.status == JobStatus.FAILED
     assert job.error_code == "media_too_long"
     # The Free plan's limit: plans set the media length limit (billing/plans.py).
-    assert job.error_message == "The media is 50 h 1 min long; the limit is 10 min."
+    assert job.error_message == ("The media is 50 h 1 min long; the limit is 10 min. Trim it "
+                                 "or upload a shorter file.")
     assert "transcribing" not in job.stage_seconds
 
 
@@ -83,7 +84,9 @@ def test_audio_upload_without_an_audio_stream_gives_a_clear_reason(user, tmp_pat
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error_code == "no_audio"
-    assert job.error_message == "The file has no audio stream."
+    assert job.error_message == ("The file has no audio stream, so there is nothing to "
+                                 "transcribe. Upload a file with sound.")
+    assert job.error_detail == "The file has no audio stream."
 
 
 def test_every_accepted_container_still_probes(tmp_path, shared_media):

@@ -36,7 +36,7 @@ def test_done_job_cannot_be_failed_or_retried(user):
         with pytest.raises(ApplicationError):
             action(job=job, actor=user)
     with pytest.raises(ApplicationError):
-        services.caption_job_fail(job_id=job.pk, code="x", message="y")
+        services.caption_job_fail(job_id=job.pk, code="x", detail="y")
     job.refresh_from_db()
     assert job.status == JobStatus.DONE
 

@@ -28,6 +28,7 @@ from tests.captions.test_transcription_pipeline import (
 )
 from tests.conftest import s3_keys
 from tests.fakes.transcribe import SPOKEN, transcribe_result
+from tests.helpers import assert_customer_text
 
 pytestmark = pytest.mark.django_db
 
@@ -217,7 +218,9 @@ def test_throttling_past_the_bound_fails_the_job_readably_and_releases_the_reser
     job = run(submit())
     assert job.status == JobStatus.FAILED
     assert job.error_code == "managed_stt_unavailable"
-    assert "over capacity" in job.error_message and "3 tries" in job.error_message
+    assert "over capacity" in job.error_detail and "3 tries" in job.error_detail
+    assert_customer_text(job.error_message)
+    assert "retry the job" in job.error_message and "nothing was charged" in job.error_message
     assert len(managed.started()) == 3
     assert reservation(job).status == ReservationStatus.RELEASED
     assert CostWindow.objects.get(user=user).reserved_micros == 0
@@ -233,7 +236,9 @@ def test_a_failed_transcribe_job_fails_the_caption_job_and_a_retry_starts_a_new_
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error_code == "managed_stt_failed"
-    assert "could not transcribe this recording: Unsupported audio format" in job.error_message
+    assert "could not transcribe this recording: Unsupported audio format" in job.error_detail
+    assert_customer_text(job.error_message)
+    assert "could not transcribe this recording" in job.error_message
     assert reservation(job).status == ReservationStatus.RELEASED
     first = managed.started()[0].body["TranscriptionJobName"]
 

@@ -15,6 +15,7 @@ from captions.models import CaptionJob, JobStatus, Transcript
 from config.errors import ApplicationError
 from tests.conftest import s3_keys
 from tests.factories import CaptionJobFactory
+from tests.helpers import assert_customer_text
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,9 @@ def test_zero_length_audio_fails_with_a_reason(run, tmp_path):
     job = run(wav)
     assert job.status == JobStatus.FAILED
     assert job.error_code == "empty_audio"
-    assert job.error_message == "The audio track is empty."
+    assert job.error_message == ("The audio track is empty, so there was nothing to "
+                                 "transcribe. Upload a recording with speech.")
+    assert job.error_detail == "The audio track is empty."
 
 
 def test_silent_audio_finishes(run, tmp_path):
@@ -121,7 +124,8 @@ def test_media_longer_than_allowed_is_refused_at_upload_and_by_the_worker(
     job = run_in_worker_anyway(user, shared_media / "jfk.flac", "audio")
     assert job.status == JobStatus.FAILED
     assert job.error_code == "media_too_long"
-    assert job.error_message == "The media is 11.0 seconds long; the limit is 5.0 seconds."
+    assert job.error_message == ("The media is 11.0 seconds long; the limit is 5.0 seconds. "
+                                 "Trim it or upload a shorter file.")
 
 
 def test_truncated_png_is_refused_as_damaged(user, shared_media, tmp_path):
@@ -159,8 +163,15 @@ def test_missing_whisper_model_fails_saying_how_to_configure_one(run, shared_med
     job = run(shared_media / "jfk.flac")
     assert job.status == JobStatus.FAILED
     assert job.error_code == "stt_model_unavailable"
-    assert "WHISPER_MODEL" in job.error_message
-    assert ".pt" in job.error_message
+    # The operator reads how to configure a model, in the admin and the failure's log line;
+    # the customer reads what happened and what to do, with no setting, path or error text.
+    assert "WHISPER_MODEL" in job.error_detail
+    assert ".pt" in job.error_detail
+    assert_customer_text(job.error_message)
+    assert "retry" in job.error_message.lower()
+    assert job.error_detail not in job.error_message
+    failed_events = [e.message for e in job.events.all() if "WHISPER_MODEL" in e.message]
+    assert failed_events, "the job's history (admin only) keeps the detail"
 
 
 def test_redelivered_job_finishes_once_with_one_set_of_results(

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from captions import services as caption_services
+from captions.failures import FAILURES
 from captions.models import CaptionJob
 from tests.factories import CaptionJobFactory, SubscriptionFactory, UserFactory
 from tests.helpers import bearer_client, png_bytes
@@ -90,14 +91,14 @@ def test_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(
                                               events=["job.failed"], secret="whsec_test")
     with transaction.atomic():
         caption_services.caption_job_fail(job_id=job.pk, code="no_audio",
-                                          message="The file has no audio stream.")
+                                          detail="ffprobe: no audio stream in upload.bin")
 
     requests = receiver.wait_for(3)
     events = [verify(r, "whsec_test") for r in requests]
     assert {e["id"] for e in events} == {events[0]["id"]}  # one event, three attempts
     assert events[0]["type"] == "job.failed"
     assert events[0]["data"]["job"]["error"] == {"code": "no_audio",
-                                                 "message": "The file has no audio stream."}
+                                                 "message": FAILURES["no_audio"].message}
     delivery = wait_for_delivery({"endpoint": endpoint}, "succeeded")
     attempts = list(delivery.attempts.values_list("number", "response_status", "succeeded"))
     assert attempts == [(1, 500, False), (2, 503, False), (3, 200, True)]
@@ -117,7 +118,7 @@ def test_receiver_that_never_recovers_is_given_up_after_the_attempt_limit(
     job = CaptionJobFactory(status="processing")
     endpoint = WebhookEndpoint.objects.create(owner=job.owner, url=receiver.url,
                                               events=["job.failed"], secret="whsec_test")
-    caption_services.caption_job_fail(job_id=job.pk, code="x", message="Broken.")
+    caption_services.caption_job_fail(job_id=job.pk, code="x", detail="Broken.")
     delivery = wait_for_delivery({"endpoint": endpoint}, "failed")
     assert delivery.attempt_count == 3
     assert delivery.attempts.filter(succeeded=False).count() == 3

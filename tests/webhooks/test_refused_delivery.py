@@ -40,7 +40,7 @@ def test_an_endpoint_whose_host_now_resolves_to_loopback_fails_at_once_and_is_ne
     # Outside the test settings loopback is refused: as if the customer's host name had
     # been re-pointed at 127.0.0.1 after the endpoint was registered.
     settings.WEBHOOKS_ALLOW_LOOPBACK = False
-    caption_services.caption_job_fail(job_id=job.pk, code="no_audio", message="No sound.")
+    caption_services.caption_job_fail(job_id=job.pk, code="no_audio", detail="No sound.")
 
     delivery = wait_for_finished_delivery(endpoint)
     assert delivery.status == DeliveryStatus.FAILED

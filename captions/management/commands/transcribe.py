@@ -27,7 +27,7 @@ class Command(BaseCommand):
                 word_timestamps=options["format"] == "json",
             )
         except PipelineError as exc:
-            raise CommandError(exc.user_message) from exc
+            raise CommandError(exc.detail) from exc
         segments = [s.as_dict() for s in result.segments]
         fmt = options["format"]
         if fmt == "srt":
