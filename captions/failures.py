@@ -158,3 +158,25 @@ def failure_message(code: str, facts: Mapping[str, object] | None = None, *,
         except (KeyError, IndexError, ValueError):
             pass  # a fact missing: the plain message is still true
     return failure.message
+
+
+# A burned-in export (captions/services/burn_in.py) fails apart from its job: what the
+# customer reads when its rendering fails, by code; ffmpeg's own words go to the log only.
+EXPORT_FAILURES = {
+    "media_timeout": "Rendering this video took too long and was stopped. Try the original "
+                     "aspect ratio, or a shorter video.",
+    "burn_in_no_video": "This file has no picture to burn captions into.",
+    "upload_gone": "The original video is no longer kept, so captions cannot be burned "
+                   "into it. Upload the video again to make a new job.",
+    "storage_unavailable": "Our file storage did not answer, so the video was not saved. "
+                           "Please try again in a few minutes.",
+    "attempts_exhausted": "Rendering this video was interrupted several times on our side. "
+                          "Nothing was charged; please try again.",
+}
+_EXPORT_GENERIC = ("We could not burn the captions into this video. Nothing was charged; "
+                    "you can try again, or contact support if it happens again.")
+
+
+def export_failure_message(code: str) -> str:
+    """The customer's message for a burned-in export that failed with ``code``."""
+    return EXPORT_FAILURES.get(code, _EXPORT_GENERIC)

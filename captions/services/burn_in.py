@@ -36,6 +36,7 @@ from engines import media
 from engines.errors import PipelineError
 
 from .. import exports, storage
+from ..failures import export_failure_message
 from ..models import (
     BURN_IN_TRANSITIONS,
     BurnInAspect,
@@ -62,22 +63,6 @@ PLATFORM_ASPECT = {
     Platform.YOUTUBE: BurnInAspect.WIDE, Platform.X: BurnInAspect.WIDE,
     Platform.LINKEDIN: BurnInAspect.SQUARE,
 }
-
-# What a customer reads when a rendering fails, by the engine's code; the operator's
-# detail (ffmpeg's own words) goes to the log only.
-_FAILURE_MESSAGES = {
-    "media_timeout": "Rendering this video took too long and was stopped. Try the original "
-                     "aspect ratio, or a shorter video.",
-    "burn_in_no_video": "This file has no picture to burn captions into.",
-    "upload_gone": "The original video is no longer kept, so captions cannot be burned "
-                   "into it.",
-    "storage_unavailable": "Our file storage did not answer, so the video was not saved. "
-                           "Please try again in a few minutes.",
-    "attempts_exhausted": "Rendering this video was interrupted several times on our side. "
-                          "Nothing was charged; please try again.",
-}
-_GENERIC_FAILURE = ("We could not burn the captions into this video. Nothing was charged; "
-                    "you can try again, or contact support if it happens again.")
 
 
 class _Superseded(Exception):  # noqa: N818 - not an error: another attempt took over
@@ -341,7 +326,7 @@ def _complete(export: BurnInExport, *, key: str, size: int,
 def _fail_locked(export: BurnInExport, *, code: str, detail: str) -> None:
     _transition(export, BurnInStatus.FAILED)
     export.error_code = code
-    export.error_message = _FAILURE_MESSAGES.get(code, _GENERIC_FAILURE)
+    export.error_message = export_failure_message(code)
     export.finished_at = timezone.now()
     export.lease_expires_at = None
     export.save()
@@ -384,7 +369,7 @@ def burn_in_export_run(*, export_id) -> BurnInExport | None:
         logger.info("burn-in export %s: attempt %s superseded", export.pk, export.attempts)
         return None
     except PipelineError as exc:
-        code, detail = exc.code, exc.user_message
+        code, detail = exc.code, exc.detail
     except storage.StorageUnavailable as exc:
         code, detail = "storage_unavailable", exc.message
     except FileNotFoundError as exc:

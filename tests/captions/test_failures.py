@@ -8,49 +8,65 @@ from pathlib import Path
 import pytest
 
 from captions import failures
-from captions.failures import FAILURES, failure_for, failure_message
+from captions.failures import (
+    EXPORT_FAILURES,
+    FAILURES,
+    export_failure_message,
+    failure_for,
+    failure_message,
+)
 from tests.helpers import assert_customer_text
 
 ROOT = Path(__file__).resolve().parents[2]
 # Calls that fail a job, or raise what fails one, and the keyword naming the code.
 FAILING_CALLS = {"caption_job_fail", "PipelineError", "MediaRejected", "MediaToolFailed",
                  "SttModelUnavailable", "LlmUnavailable", "LlmOutputInvalid",
-                 "LlmMisconfigured", "ManagedSttUnavailable", "ManagedSttFailed", "_transition"}
+                 "LlmMisconfigured", "ManagedSttUnavailable", "ManagedSttFailed", "_transition",
+                 "_fail_locked"}
 FACTS = {"attempts": 3, "cap": "Hourly API cost cap reached ($1.00); it resets at 11:00 UTC.",
          "waits": 6, "length": "11.0 seconds", "limit": 5, "minutes": 60, "width": 9000,
          "height": 9000}
 
 
-def _codes_raised_in_source() -> set[str]:
-    """Every error code the engines and the caption services can fail a job with."""
+BURN_IN_SOURCES = ("engines/burn_in.py", "captions/services/burn_in.py")
+
+
+def _codes_raised_in_source(paths=None) -> set[str]:
+    """Every error code the engines and the caption services can fail a job with.
+
+    A burned-in export fails apart from its job: its own sources are read apart.
+    """
     found: set[str] = set()
-    for folder in ("engines", "captions/services"):
-        for path in (ROOT / folder).rglob("*.py"):
-            tree = ast.parse(path.read_text())
-            for node in ast.walk(tree):
-                # code = "..." on an error class, or code = "a" if ... else "b"
-                if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                        and getattr(node.targets[0], "id", "") == "code"
-                        and isinstance(node.value, ast.Constant | ast.IfExp)):
-                    value = node.value
-                    is_choice = isinstance(value, ast.IfExp)
-                    branches = [value.body, value.orelse] if is_choice else [value]
-                    found.update(b.value for b in branches
-                                 if isinstance(b, ast.Constant) and isinstance(b.value, str))
-                if isinstance(node, ast.FunctionDef) and node.name.endswith("error_code"):
-                    found.update(r.value.value for r in ast.walk(node)
-                                 if isinstance(r, ast.Return) and isinstance(r.value, ast.Constant))
-                if not isinstance(node, ast.Call):
-                    continue
-                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-                if name == "_Retryable" and isinstance(node.args[0], ast.Constant):
-                    found.add(node.args[0].value)
-                if name not in FAILING_CALLS:
-                    continue
-                for keyword in node.keywords:
-                    if (keyword.arg in ("code", "error_code")
-                            and isinstance(keyword.value, ast.Constant) and keyword.value.value):
-                        found.add(keyword.value.value)
+    if paths is None:
+        paths = [path for folder in ("engines", "captions/services")
+                 for path in (ROOT / folder).rglob("*.py")
+                 if str(path.relative_to(ROOT)) not in BURN_IN_SOURCES]
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            # code = "..." on an error class, or code = "a" if ... else "b"
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and getattr(node.targets[0], "id", "") == "code"
+                    and isinstance(node.value, ast.Constant | ast.IfExp)):
+                value = node.value
+                is_choice = isinstance(value, ast.IfExp)
+                branches = [value.body, value.orelse] if is_choice else [value]
+                found.update(b.value for b in branches
+                             if isinstance(b, ast.Constant) and isinstance(b.value, str))
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("error_code"):
+                found.update(r.value.value for r in ast.walk(node)
+                             if isinstance(r, ast.Return) and isinstance(r.value, ast.Constant))
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name == "_Retryable" and isinstance(node.args[0], ast.Constant):
+                found.add(node.args[0].value)
+            if name not in FAILING_CALLS:
+                continue
+            for keyword in node.keywords:
+                if (keyword.arg in ("code", "error_code")
+                        and isinstance(keyword.value, ast.Constant) and keyword.value.value):
+                    found.add(keyword.value.value)
     return found
 
 
@@ -134,3 +150,17 @@ def test_the_detail_shows_in_the_admin_and_the_log_never_on_the_page_or_in_the_a
         assert FAILURES["stt_model_unavailable"].message[:40] in text, where
         for leak in ("WHISPER_MODEL", "/srv/cache", "urlopen", "Errno"):
             assert leak not in text, (where, leak)
+
+
+@pytest.mark.parametrize("code", [*sorted(EXPORT_FAILURES), "a_code_with_no_entry"])
+def test_each_burn_in_failure_message_has_no_operator_detail(code):
+    message = export_failure_message(code)
+    assert_customer_text(message)
+    assert any(hint in message.lower() for hint in ("try", "upload", "support")) or (
+        code == "burn_in_no_video"), "the message says what the customer can do"
+
+
+def test_every_code_a_burn_in_can_fail_with_has_its_own_customer_message():
+    raised = _codes_raised_in_source([ROOT / path for path in BURN_IN_SOURCES])
+    assert {"burn_in_no_video", "attempts_exhausted"} <= raised, "the scan finds the codes"
+    assert sorted(raised - EXPORT_FAILURES.keys()) == []
