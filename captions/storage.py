@@ -7,11 +7,13 @@ Direct uploads (presigned PUTs, object checks, copies) exist only where media is
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
@@ -143,7 +145,7 @@ _PLAYBACK_SALT = "captions.storage.playback"
 
 def playback_url_presigned(key: str, *, content_type: str, expires_seconds: int) -> str | None:
     """A presigned GET for the object, shown inline; None where media is not in S3."""
-    client = _client()
+    client = _browser_client()
     if client is None:
         return None
     return client.generate_presigned_url(
@@ -197,13 +199,30 @@ def _client():
     return connection.meta.client if connection is not None else None
 
 
+@functools.cache
+def _client_for_endpoint(endpoint_url: str, region_name: str, config):
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
+
+
+def _browser_client():
+    """The client that signs URLs a browser will open: the storage's own, or one for
+    AWS_S3_PUBLIC_ENDPOINT_URL where the browser reaches the store by another name.
+    Signing makes no request, so that name need not resolve from here."""
+    client = _client()
+    public = settings.AWS_S3_PUBLIC_ENDPOINT_URL
+    if client is None or not public or public == client.meta.endpoint_url:
+        return client
+    return _client_for_endpoint(public, client.meta.region_name, client.meta.config)
+
+
 def direct_uploads_supported() -> bool:
     """True where media is kept in S3, so clients can PUT files to a presigned URL."""
     return _client() is not None
 
 
 def presigned_put_url(key: str, *, expires_seconds: int) -> str:
-    return _client().generate_presigned_url(
+    return _browser_client().generate_presigned_url(
         "put_object", Params={"Bucket": default_storage.bucket_name, "Key": key},
         ExpiresIn=expires_seconds, HttpMethod="PUT",
     )

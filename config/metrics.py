@@ -24,6 +24,12 @@ from prometheus_client import (
     start_http_server,
 )
 
+# prometheus_client opens its file in the multiprocess folder as each metric is declared
+# below, and a container starts with an empty /tmp (the ECS task definitions name
+# /tmp/prometheus): the folder is made before the first declaration.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 RTF_BUCKETS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
 TOKEN_BUCKETS = (0, 100, 500, 1000, 2000, 5000, 10_000, 50_000, 100_000)

@@ -180,6 +180,10 @@ MEDIA_URL = "/media/"
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="us-east-1")
+# Where a browser reaches the store, when that is not where the app does (compose: the app
+# says http://s3:9000, the browser http://localhost:9000). URLs handed to a browser are
+# signed for this host, since the signature covers it. Unset: the endpoint above (AWS).
+AWS_S3_PUBLIC_ENDPOINT_URL = env("AWS_S3_PUBLIC_ENDPOINT_URL", default=None)
 if AWS_STORAGE_BUCKET_NAME:
     _media_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",

@@ -103,6 +103,7 @@ def task_containers(module: Path = COMPUTE) -> dict[str, list[dict]]:
         tasks[key.split(".", 1)[1]] = [
             {
                 "name": unquote(containers[name]["name"]),
+                "image": unquote(containers[name]["image"]),
                 "command": [unquote(c) for c in containers[name].get("command", [])],
                 "environment": {
                     unquote(item["name"]): unquote(item["value"])
@@ -114,3 +115,13 @@ def task_containers(module: Path = COMPUTE) -> dict[str, list[dict]]:
             for name in names
         ]
     return tasks
+
+
+# The two images built from this repository; any other image is a sidecar.
+APP_IMAGES = {"${local.app_image}", "${local.gpu_image}"}
+
+
+def app_containers(tasks: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Each task's containers that run this project's code (sidecars left out)."""
+    return {task: [c for c in containers if c["image"] in APP_IMAGES]
+            for task, containers in tasks.items()}

@@ -18,9 +18,14 @@ from django.conf import settings
 
 from tests.infra.commands import settings_env_names
 from tests.infra.terraform import (
+    APP_IMAGES,
     COMPUTE,
+    app_containers,
     fake_interpolations,
+    locals_of,
+    resources,
     task_containers,
+    unquote,
     variable_defaults,
 )
 
@@ -52,6 +57,11 @@ def _task_env(container: dict, module: Path = COMPUTE) -> dict[str, str]:
 def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
             "CAPTIONS_VAR_DIR": str(tmp_path / "var")}
+    env = dict(env)
+    if "PROMETHEUS_MULTIPROC_DIR" in env:
+        # The task's own folder (/tmp/prometheus), moved under this test's: the process
+        # still has to create it, as a container starting with an empty /tmp does.
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / env["PROMETHEUS_MULTIPROC_DIR"].strip("/"))
     return subprocess.run([sys.executable, *args], cwd=ROOT, env={**base, **env},
                           capture_output=True, text=True, timeout=180)
 
@@ -62,8 +72,14 @@ def _boot(container: dict, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def tasks() -> dict[str, list[dict]]:
+def all_tasks() -> dict[str, list[dict]]:
     return task_containers()
+
+
+@pytest.fixture(scope="module")
+def tasks(all_tasks) -> dict[str, list[dict]]:
+    """The containers that run this project's code; sidecars have their own tests."""
+    return app_containers(all_tasks)
 
 
 def test_every_service_and_one_off_task_is_defined(tasks):
@@ -171,3 +187,68 @@ def test_load_balancer_probes_pass_and_static_files_are_served(tasks, tmp_path):
     # Only the probes skip host validation.
     assert answers["other_path_by_ip"] == 400
     assert answers["static"] == 200
+
+
+SETTINGS_PROBE = """
+import json, os, django
+django.setup()
+from django.conf import settings
+folder = settings.PROMETHEUS_MULTIPROC_DIR
+print(json.dumps({
+    "STT_ROUTING_POLICY": settings.STT_ROUTING_POLICY,
+    "TRANSCRIBE_REGION": settings.TRANSCRIBE_REGION,
+    "TRANSCRIBE_OUTPUT_PREFIX": settings.TRANSCRIBE_OUTPUT_PREFIX,
+    "WORKER_METRICS_PORT": settings.WORKER_METRICS_PORT,
+    "metrics_files": sorted(os.listdir(folder)) if folder else None,
+}))
+"""
+
+
+def _settings_seen(container: dict, tmp_path: Path) -> dict:
+    result = _run(["-c", SETTINGS_PROBE], _task_env(container), tmp_path)
+    assert result.returncode == 0, f"{container['name']}: {result.stderr[-2000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_every_app_container_routes_speech_to_text_as_the_terraform_says(tasks, tmp_path):
+    # The web decides each job's engine when it is created; the workers call Transcribe.
+    defaults = variable_defaults(COMPUTE)
+    for task in ("web", "cpu_worker", "gpu_worker"):
+        [container] = tasks[task]
+        env = _task_env(container)
+        seen = _settings_seen(container, tmp_path / task)
+        assert seen["STT_ROUTING_POLICY"] == unquote(defaults["stt_routing_policy"]) == "overflow"
+        assert seen["TRANSCRIBE_REGION"] == env["TRANSCRIBE_REGION"] == env["AWS_S3_REGION_NAME"]
+        assert seen["TRANSCRIBE_OUTPUT_PREFIX"] == env["TRANSCRIBE_OUTPUT_PREFIX"]
+
+
+def test_each_worker_serves_merged_metrics_to_a_collector_in_its_task(all_tasks, tmp_path):
+    defaults = variable_defaults(COMPUTE)
+    for task in ("cpu_worker", "gpu_worker"):
+        [worker] = app_containers(all_tasks)[task]
+        [collector] = [c for c in all_tasks[task] if c["image"] not in APP_IMAGES]
+        port = worker["environment"]["WORKER_METRICS_PORT"]
+        assert port == "${tostring(var.worker_metrics_port)}"
+        seen = _settings_seen(worker, tmp_path / task)
+        # The port the collector scrapes, and a multiprocess folder the worker made itself
+        # and wrote its samples into (a pool process's counters reach the exporter).
+        assert seen["WORKER_METRICS_PORT"] == defaults["worker_metrics_port"] == 9101
+        assert seen["metrics_files"], f"{task}: nothing written to PROMETHEUS_MULTIPROC_DIR"
+        assert collector["image"] == "${var.metrics_collector_image}"
+        assert ":latest" not in unquote(defaults["metrics_collector_image"])
+        config_ref = "${local.metrics_collector_config}"
+        assert collector["environment"] == {"AOT_CONFIG_CONTENT": config_ref}
+    # The collector's configuration: scrape that port on the task's own loopback, write to
+    # the environment's Prometheus workspace with the task role, which may do exactly that.
+    config = locals_of(COMPUTE)["metrics_collector_config"]
+    assert '"localhost:${var.worker_metrics_port}"' in config
+    assert "${aws_prometheus_workspace.main.prometheus_endpoint}api/v1/remote_write" in config
+    found = resources(COMPUTE)
+    assert "aws_prometheus_workspace.main" in found
+    policy = found["aws_iam_role_policy.metrics_remote_write"]
+    assert policy["role"] == "${aws_iam_role.task.id}"
+    assert "aps:RemoteWrite" in policy["policy"]
+    assert "aws_prometheus_workspace.main.arn" in policy["policy"]
+    # Not essential: a collector that stops leaves the worker running.
+    container_locals = locals_of(COMPUTE)["containers"]["metrics_collector"]
+    assert container_locals["essential"] is False

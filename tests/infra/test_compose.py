@@ -1,10 +1,15 @@
 """infra/compose.yaml runs the product as production does, with this code's commands."""
 
+import urllib.request
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.core.files.base import ContentFile
 
+from captions import storage
 from tests.infra.commands import command_problems, settings_env_names
 from tests.infra.terraform import INFRA, task_containers
 
@@ -58,3 +63,34 @@ def test_image_default_commands_exist_in_this_code():
         lines = Path(INFRA / "docker" / name).read_text().splitlines()
         [cmd] = [line for line in lines if line.startswith("CMD ")]
         assert command_problems(yaml.safe_load(cmd[4:])) == [], name
+
+
+def test_signed_urls_name_the_store_as_the_browser_reaches_it(compose):
+    # The app reaches MinIO as "s3" on compose's network; a browser on this machine only by
+    # a port the s3 service publishes. The public endpoint must be that port, on a host
+    # name the browser resolves.
+    env = compose["services"]["web"]["environment"]
+    internal = urlsplit(env["AWS_S3_ENDPOINT_URL"])
+    public = urlsplit(env["AWS_S3_PUBLIC_ENDPOINT_URL"])
+    assert internal.hostname == "s3" and "s3" in compose["services"]
+    assert public.hostname in {"localhost", "127.0.0.1"}
+    published = {tuple(p.split(":")) for p in compose["services"]["s3"]["ports"]}
+    assert (str(public.port), str(internal.port)) in published
+    for name in ("worker", "beat", "migrate"):
+        assert compose["services"][name]["environment"] == env
+
+
+def test_a_url_signed_for_the_public_endpoint_opens_the_object(s3_server, settings):
+    # The suite's S3 server reached by another name than the app's (localhost, not
+    # 127.0.0.1), as the browser reaches MinIO: the URL names that host and still works.
+    internal = urlsplit(settings.AWS_S3_ENDPOINT_URL)
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = f"http://localhost:{internal.port}"
+    key = f"tests/public-endpoint/{uuid.uuid4().hex}.mp3"
+    storage.file_save(key, ContentFile(b"ID3 public endpoint"))
+    url = storage.playback_url_presigned(key, content_type="audio/mpeg", expires_seconds=60)
+    assert urlsplit(url).netloc == f"localhost:{internal.port}"
+    assert "X-Amz-Signature=" in url
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our own loopback
+        assert response.read() == b"ID3 public endpoint"
+    put = storage.presigned_put_url(key + ".next", expires_seconds=60)
+    assert urlsplit(put).netloc == f"localhost:{internal.port}"

@@ -70,3 +70,29 @@ def test_transcribe_is_limited_to_its_jobs_region_and_bucket_prefix(resources):
     assert "transcription-job/cg-*" in policy and "${var.region}" in policy
     assert "aws:RequestedRegion" in policy
     assert "${var.media_bucket_arn}/${var.transcribe_output_prefix}*" in policy
+
+
+def test_transcribe_working_files_expire_where_the_workers_write_them(resources, settings):
+    from tests.infra.terraform import load
+
+    lifecycle = resources["aws_s3_bucket_lifecycle_configuration.media"]
+    [rule] = [r for r in lifecycle["rule"]
+              if _unquote(r["id"]) == "expire-transcribe-working-files"]
+    assert _unquote(rule["status"]) == "Enabled"
+    assert rule["filter"][0]["prefix"] == "${var.transcribe_prefix}"
+    days = rule["expiration"][0]["days"]
+    # Never under a job that may still be waiting for Transcribe to finish.
+    assert days * 86400 > settings.TRANSCRIBE_JOB_TIMEOUT_SECONDS
+    # One prefix, declared by the stack, given to the bucket and to the workers (their
+    # environment and their only write grant outside uploads), and the app's default.
+    stack = TERRAFORM / "modules" / "stack"
+    modules = {_unquote(name): body for block in load(stack / "main.tf")["module"]
+               for name, body in block.items()}
+    assert modules["data"]["transcribe_prefix"] == "${var.transcribe_output_prefix}"
+    assert modules["compute"]["transcribe_output_prefix"] == "${var.transcribe_output_prefix}"
+    [declared] = [body for block in load(stack / "variables.tf")["variable"]
+                  for name, body in block.items()
+                  if _unquote(name) == "transcribe_output_prefix"]
+    assert _unquote(declared["default"]) == settings.TRANSCRIBE_OUTPUT_PREFIX == "transcribe/"
+    grant = resources["aws_iam_role_policy.transcribe"]["policy"]
+    assert "${var.media_bucket_arn}/${var.transcribe_output_prefix}*" in grant

@@ -28,7 +28,7 @@ resource "aws_ecs_cluster" "main" {
 
 # --- What every container is told ----------------------------------------------------------
 # These lists are the contract with config/settings/production.py: the names here are
-# exactly what tests/test_infra_app_agreement.py boots the production settings with.
+# exactly what tests/infra/test_app_agreement.py boots the production settings with.
 locals {
   app_image = "${aws_ecr_repository.app["app"].repository_url}:${var.image_tag}"
   gpu_image = "${aws_ecr_repository.app["gpu-worker"].repository_url}:${var.image_tag}"
@@ -115,7 +115,7 @@ locals {
       image            = local.app_image
       essential        = true
       command          = ["celery", "-A", "config", "worker", "--queues=default", "--concurrency=4", "--loglevel=INFO"]
-      environment      = local.common_environment
+      environment      = concat(local.common_environment, local.worker_metrics_environment)
       secrets          = local.common_secrets
       logConfiguration = local.log_configuration
     }
@@ -126,7 +126,7 @@ locals {
       memory               = var.gpu_task_memory
       resourceRequirements = [{ type = "GPU", value = "1" }]
       command              = ["celery", "-A", "config", "worker", "--queues=gpu", "--pool=solo", "--prefetch-multiplier=1", "--loglevel=INFO"]
-      environment          = concat(local.common_environment, local.gpu_environment)
+      environment          = concat(local.common_environment, local.gpu_environment, local.worker_metrics_environment)
       secrets              = local.common_secrets
       logConfiguration     = local.log_configuration
       # WHISPER_PRELOAD writes the ready file once the model is on the GPU.
@@ -137,6 +137,16 @@ locals {
         retries     = 3
         startPeriod = 300
       }
+    }
+    # Scrapes the worker beside it and writes to the Prometheus workspace (metrics.tf).
+    metrics_collector = {
+      name              = "metrics-collector"
+      image             = var.metrics_collector_image
+      essential         = false
+      memoryReservation = 256
+      environment       = [{ name = "AOT_CONFIG_CONTENT", value = local.metrics_collector_config }]
+      secrets           = []
+      logConfiguration  = local.log_configuration
     }
     beat = {
       name             = "beat"
@@ -191,7 +201,7 @@ resource "aws_ecs_task_definition" "cpu_worker" {
   memory                   = 8192
   execution_role_arn       = aws_iam_role.task_execution.arn
   task_role_arn            = aws_iam_role.task.arn
-  container_definitions    = jsonencode([local.containers.worker])
+  container_definitions    = jsonencode([local.containers.worker, local.containers.metrics_collector])
 }
 
 resource "aws_ecs_task_definition" "gpu_worker" {
@@ -200,7 +210,7 @@ resource "aws_ecs_task_definition" "gpu_worker" {
   network_mode             = "awsvpc"
   execution_role_arn       = aws_iam_role.task_execution.arn
   task_role_arn            = aws_iam_role.task.arn
-  container_definitions    = jsonencode([local.containers.gpu_worker])
+  container_definitions    = jsonencode([local.containers.gpu_worker, local.containers.metrics_collector])
 }
 
 # One beat (the periodic sweeps) and the queue-depth publisher the scaling reads.

@@ -51,3 +51,8 @@ output "web_codedeploy" {
     deployment_group = aws_codedeploy_deployment_group.web.deployment_group_name
   }
 }
+
+# Grafana's data source and `awscurl` queries: the workers' metrics (metrics.tf).
+output "prometheus_endpoint" {
+  value = aws_prometheus_workspace.main.prometheus_endpoint
+}

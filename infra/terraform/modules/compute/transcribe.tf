@@ -17,10 +17,10 @@ variable "stt_routing_policy" {
   }
 }
 
+# Declared by the stack, which also gives it to the bucket's lifecycle rule (modules/data).
 variable "transcribe_output_prefix" {
   description = "Bucket prefix for Transcribe's results and converted audio"
   type        = string
-  default     = "transcribe/"
 }
 
 resource "aws_iam_role_policy" "transcribe" {

@@ -162,6 +162,20 @@ resource "aws_s3_bucket_lifecycle_configuration" "media" {
       days = 2
     }
   }
+  rule {
+    # Amazon Transcribe's working files: audio converted for it, and its result JSON. They
+    # are read only during the job's attempt (TRANSCRIBE_JOB_TIMEOUT_SECONDS, 2 hours, fails
+    # a job still waiting); the app deletes them with the job or its results, and this
+    # catches what a crash left. S3 counts whole days, from the next midnight UTC.
+    id     = "expire-transcribe-working-files"
+    status = "Enabled"
+    filter {
+      prefix = var.transcribe_prefix
+    }
+    expiration {
+      days = 2
+    }
+  }
 }
 
 resource "aws_s3_bucket_policy" "media_tls_only" {

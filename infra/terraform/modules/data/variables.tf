@@ -33,3 +33,8 @@ variable "redis_replicas" {
   type        = number
   default     = 1
 }
+
+variable "transcribe_prefix" {
+  description = "Prefix of Amazon Transcribe's working files (converted audio, results)"
+  type        = string
+}

@@ -30,6 +30,7 @@ module "data" {
   multi_az               = var.db_multi_az
   redis_node_type        = var.redis_node_type
   redis_replicas         = var.redis_replicas
+  transcribe_prefix      = var.transcribe_output_prefix
 }
 
 module "compute" {
@@ -67,6 +68,8 @@ module "compute" {
   gpu_on_demand_base     = var.gpu_on_demand_base
   gpu_on_demand_percent  = var.gpu_on_demand_percent
   web_deployment_config  = var.web_deployment_config
+  # The same prefix the bucket expires (module.data above).
+  transcribe_output_prefix = var.transcribe_output_prefix
 }
 
 module "edge" {

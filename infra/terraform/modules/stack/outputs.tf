@@ -67,3 +67,7 @@ output "web_task_definition_arn" {
 output "web_codedeploy" {
   value = module.compute.web_codedeploy
 }
+
+output "prometheus_endpoint" {
+  value = module.compute.prometheus_endpoint
+}

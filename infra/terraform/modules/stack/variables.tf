@@ -109,3 +109,12 @@ variable "web_deployment_config" {
   type    = string
   default = "CodeDeployDefault.ECSCanary10Percent5Minutes"
 }
+
+# Amazon Transcribe's working files in the media bucket: the workers may write only there
+# (modules/compute/transcribe.tf) and the bucket expires them (modules/data). The
+# application's own default (TRANSCRIBE_OUTPUT_PREFIX) is the same.
+variable "transcribe_output_prefix" {
+  description = "Bucket prefix for Transcribe's results and converted audio"
+  type        = string
+  default     = "transcribe/"
+}
