@@ -262,11 +262,39 @@ def cost_window_seconds_left(moment: datetime) -> int:
     return max(1, int(remaining.total_seconds() + 0.999))
 
 
-def hourly_cap_micros_for_user(*, user) -> int:
-    """A staff override first, else the cap of the plan the user has now."""
+def _cap_override_cache_key(user_id) -> str:
+    return f"billing:cap-override:{user_id}"
+
+
+def cap_override_cache_forget(*, user_id) -> None:
+    """Drop the cached override of a user; called whenever their override row changes."""
+    cache.delete(_cap_override_cache_key(user_id))
+
+
+def _cap_override(*, user) -> int | None:
+    """The staff override of the user's hourly cap, or None: read on every paid step, so
+    kept in the cache (as ``(cap or None,)``) for ``BILLING_PLAN_CACHE_SECONDS`` and
+    dropped whenever the user's override row is saved or deleted (``billing.apps``)."""
+    key = _cap_override_cache_key(user.pk)
+    try:
+        cached = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage falls back to the database
+        cached = None
+    if isinstance(cached, tuple) and len(cached) == 1:
+        return cached[0]
     override = CostCapOverride.objects.filter(user=user).values_list(
         "hourly_cap_micros", flat=True
     ).first()
+    try:
+        cache.set(key, (override,), timeout=settings.BILLING_PLAN_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001 - the answer stands; the next read tries again
+        logger.debug("could not cache the cap override of user %s", user.pk, exc_info=True)
+    return override
+
+
+def hourly_cap_micros_for_user(*, user) -> int:
+    """A staff override first, else the cap of the plan the user has now."""
+    override = _cap_override(user=user)
     if override is not None:
         return override
     return plan_limits_for_user(user=user).hourly_cost_cap_micros
