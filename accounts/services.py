@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,11 +21,17 @@ from config.errors import ApplicationError
 
 from .models import ApiKey, ApiKeyScope, IdempotencyRecord
 
+logger = logging.getLogger(__name__)
+
 API_KEY_PREFIX = "cg_live_"
 # Visible part after "cg_live_": enough to tell keys apart in a list, useless to guess with.
 API_KEY_VISIBLE_CHARS = 8
 # last_used_at is a hint for the owner, not an audit log: write it at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a key read for a request stays in the cache (any change to it or its user
+# drops it at once): every API request authenticates, and the database read was half of
+# a job detail request's time.
+API_KEY_CACHE_SECONDS = 300
 # A request still unanswered after this long is taken to have died (the body is already
 # received when the key is claimed, so the work left is short).
 IN_FLIGHT_TIMEOUT = timedelta(minutes=5)
@@ -93,17 +102,63 @@ def api_key_revoke(*, key: ApiKey, actor=None) -> ApiKey:
     return key
 
 
+def _key_cache_key(key_hash: str) -> str:
+    return f"accounts:api-key:{key_hash}"
+
+
+def _key_generation_key(key_hash: str) -> str:
+    return f"accounts:api-key:generation:{key_hash}"
+
+
+def api_key_cache_forget(*, key_hashes) -> None:
+    """A new generation for these keys: every cached copy made before is stale. Called
+    whenever a key, or its user, is saved or deleted (``accounts.apps``)."""
+    cache.set_many({_key_generation_key(h): uuid.uuid4().hex for h in key_hashes},
+                   timeout=None)
+
+
+def _api_key_lookup(key_hash: str) -> ApiKey | None:
+    """The key with its user, from the cache when a copy of the current generation is
+    there, else from the database (then cached under the generation read before it, so a
+    copy read before a revocation was committed is never used after it). A cache outage
+    reads the database."""
+    entry_key, generation_key = _key_cache_key(key_hash), _key_generation_key(key_hash)
+    try:
+        cached = cache.get_many([entry_key, generation_key])
+        generation = cached.get(generation_key)
+        if generation is None:
+            generation = uuid.uuid4().hex
+            if not cache.add(generation_key, generation, timeout=None):
+                generation = cache.get(generation_key)
+        entry = cached.get(entry_key)
+        if generation is not None and entry is not None and entry[0] == generation:
+            key = entry[1]
+            key._cache_generation = generation
+            return key
+    except Exception:  # noqa: BLE001 - the database answers instead
+        generation = None
+    key = ApiKey.objects.select_related("user").filter(key_hash=key_hash).first()
+    if key is not None and generation is not None:
+        _api_key_cache_store(key, generation)
+    return key
+
+
+def _api_key_cache_store(key: ApiKey, generation: str) -> None:
+    key._cache_generation = generation
+    try:
+        cache.set(_key_cache_key(key.key_hash), (generation, key),
+                  timeout=API_KEY_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001 - the next request reads the database
+        logger.debug("could not cache API key %s", key.prefix, exc_info=True)
+
+
 def api_key_authenticate(*, secret: str) -> ApiKey:
     """The active key for this secret.
 
     Raises ApplicationError(401) when the key is unknown, revoked, expired or its user
     is deactivated; the message says which, since the secret itself proves ownership.
     """
-    key = (
-        ApiKey.objects.select_related("user").filter(key_hash=api_key_hash(secret)).first()
-        if secret.startswith(API_KEY_PREFIX)
-        else None
-    )
+    key = _api_key_lookup(api_key_hash(secret)) if secret.startswith(API_KEY_PREFIX) else None
     now = timezone.now()
     if key is None or not key.user.is_active:
         raise ApplicationError("The API key is not valid.", code="invalid_api_key", status=401)
@@ -114,6 +169,8 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
+        if getattr(key, "_cache_generation", None):
+            _api_key_cache_store(key, key._cache_generation)
     return key
 
 

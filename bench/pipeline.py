@@ -108,10 +108,13 @@ class CpuMeter:
         self.before = {**harness.cpu(web), **harness.cpu(db)}
 
     def stop(self, tasks: int) -> float:
+        """CPU ms per task, worker and database together; ``self.split`` keeps them apart."""
         web, db = self._pids()
-        after = {**harness.cpu(web), **harness.cpu(db)}
-        used = sum(seconds - self.before.get(pid, 0.0) for pid, seconds in after.items())
-        return 1000 * used / max(1, tasks)
+        per = {name: sum(seconds - self.before.get(pid, 0.0)
+                         for pid, seconds in harness.cpu(pids).items())
+               for name, pids in (("worker", web), ("database", db))}
+        self.split = {name: 1000 * used / max(1, tasks) for name, used in per.items()}
+        return sum(self.split.values())
 
 
 def _wait(predicate, *, timeout: float, what: str) -> None:
@@ -179,7 +182,8 @@ def main() -> None:
         times = sorted(float(t) for t in client.lrange(EMPTY_TIMES, 0, -1))
         ceiling = (n - 1) / (times[-1] - times[0])
         empty_cpu = meter.stop(n)
-        print(f"ceiling   {ceiling:8.1f} empty tasks/s ({n} tasks), {empty_cpu:.2f} ms CPU each",
+        print(f"ceiling   {ceiling:8.1f} empty tasks/s ({n} tasks), {empty_cpu:.2f} ms CPU each "
+              f"(worker {meter.split['worker']:.2f}, database {meter.split['database']:.2f})",
               flush=True)
 
         # 2. Capacity: N jobs queued while the worker does not consume, then released.
@@ -206,8 +210,9 @@ def main() -> None:
         print(f"capacity  {capacity:8.1f} jobs/s ({done}/{n} done)  "
               f"{100 * capacity / ceiling:.1f}% of the ceiling", flush=True)
         print(f"per job   {per_job['queries']:.1f} SQL statements, {per_job['locks']:.1f} row "
-              f"locks, {per_job['commits']:.1f} commits; {job_cpu:.1f} ms CPU (worker and "
-              f"database), {100 * empty_cpu / job_cpu:.1f}% of it for an empty task",
+              f"locks, {per_job['commits']:.1f} commits; {job_cpu:.1f} ms CPU (worker "
+              f"{meter.split['worker']:.1f}, database {meter.split['database']:.1f}), "
+              f"{100 * empty_cpu / job_cpu:.1f}% of it for an empty task",
               flush=True)
 
         # 3. Latency at a share of capacity.

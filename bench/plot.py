@@ -1,6 +1,6 @@
 """Latency plots for ``docs/benchmarks.md`` from ``bench/api.py --json`` files.
 
-    python bench/plot.py BEFORE.json AFTER.json --out docs/benchmarks
+    python bench/plot.py BEFORE.json AFTER.json --out docs/benchmarks [--prefix api-]
 
 One PNG per endpoint: the latency percentile curve (p1 … p99.9) of every round of each
 run, the bare view of the same run drawn beside it. Needs matplotlib (the ``dev`` extra).
@@ -22,6 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="JSON files; the label is the file's stem")
     parser.add_argument("--out", default="docs/benchmarks")
+    parser.add_argument("--prefix", default="api-", help="file names: <prefix><endpoint>.png")
     args = parser.parse_args()
     runs = {Path(p).stem: json.loads(Path(p).read_text()) for p in args.runs}
     out = Path(args.out)
@@ -47,9 +48,9 @@ def main() -> None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(out / f"api-{endpoint}.png", dpi=110)
+        fig.savefig(out / f"{args.prefix}{endpoint}.png", dpi=110)
         plt.close(fig)
-        print(out / f"api-{endpoint}.png")
+        print(out / f"{args.prefix}{endpoint}.png")
 
 
 if __name__ == "__main__":

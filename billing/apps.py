@@ -28,3 +28,15 @@ class BillingConfig(AppConfig):
                           dispatch_uid="billing_plan_cache")
         post_delete.connect(forget_plan, sender=Subscription, weak=False,
                             dispatch_uid="billing_plan_cache")
+
+        from .models import CostCapOverride
+        from .selectors import cap_override_cache_forget
+
+        def forget_override(sender, instance, **kwargs):
+            cap_override_cache_forget(user_id=instance.user_id)
+            transaction.on_commit(lambda: cap_override_cache_forget(user_id=instance.user_id))
+
+        post_save.connect(forget_override, sender=CostCapOverride, weak=False,
+                          dispatch_uid="billing_cap_override_cache")
+        post_delete.connect(forget_override, sender=CostCapOverride, weak=False,
+                            dispatch_uid="billing_cap_override_cache")

@@ -21,7 +21,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
@@ -86,7 +86,14 @@ def cost_reservation_create(
     now = now or timezone.now()
     start = cost_window_start(now)
     cap = hourly_cap_micros_for_user(user=user)
+    expires_at = now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS)
     with atomic_joined():
+        reservation = _reserve_at_once(user_id=user.pk, start=start, key=key, kind=kind,
+                                       job_id=job_id, amount=amount_micros, cap=cap, now=now,
+                                       expires_at=expires_at)
+        if reservation is not None:
+            return reservation
+        # Refused, or the key has a live reservation: decided under the window's lock.
         window = _locked_window(user=user, start=start)
         existing = CostReservation.objects.select_for_update().filter(key=key).first()
         if existing is not None and existing.status != ReservationStatus.RELEASED:
@@ -99,7 +106,6 @@ def cost_reservation_create(
                                   resets_at=start + timedelta(hours=1))
         window.reserved_micros += amount_micros
         window.save(update_fields=["reserved_micros"])
-        expires_at = now + timedelta(seconds=settings.BILLING_RESERVATION_TIMEOUT_SECONDS)
         if existing is not None:
             # Released before: it held nothing, so it moves to this hour as a new hold.
             existing.window, existing.status = window, ReservationStatus.RESERVED
@@ -120,11 +126,101 @@ def cost_reservation_create(
             return CostReservation.objects.get(key=key)
 
 
+# The common reservation in two statements, with no read before them: the hour's window
+# is created or locked and charged in one upsert whose condition is the cap, evaluated on
+# the locked row (so parallel reservations are admitted one at a time, as under
+# ``_locked_window``); then the reservation row. Anything else (the cap refuses, the key
+# already holds a live reservation) returns None, for the locked path to decide and say.
+_RESERVE_WINDOW_SQL = """\
+INSERT INTO billing_costwindow AS w (user_id, window_start, reserved_micros, settled_micros)
+SELECT %(user)s, %(start)s, %(amount)s, 0
+WHERE %(amount)s <= %(cap)s AND NOT EXISTS (
+    SELECT 1 FROM billing_costreservation WHERE key = %(key)s AND status <> 'released')
+ON CONFLICT (user_id, window_start) DO UPDATE
+    SET reserved_micros = w.reserved_micros + EXCLUDED.reserved_micros
+    WHERE w.reserved_micros + w.settled_micros + EXCLUDED.reserved_micros <= %(cap)s
+RETURNING w.id
+"""
+# A released reservation of the same key moves to this window as a new hold; a live one
+# (reserved in parallel since the statement above) is left alone: no row comes back.
+_RESERVE_ROW_SQL = """\
+INSERT INTO billing_costreservation AS r (user_id, window_id, key, kind, job_id,
+    reserved_micros, status, created_at, expires_at)
+VALUES (%(user)s, %(window)s, %(key)s, %(kind)s, %(job)s, %(amount)s, 'reserved', %(now)s,
+    %(expires)s)
+ON CONFLICT (key) DO UPDATE SET window_id = EXCLUDED.window_id, status = 'reserved',
+    reserved_micros = EXCLUDED.reserved_micros, settled_micros = NULL,
+    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, finished_at = NULL
+    WHERE r.status = 'released'
+RETURNING r.id
+"""
+
+
+def _reserve_at_once(*, user_id, start, key, kind, job_id, amount, cap, now,
+                     expires_at) -> CostReservation | None:
+    params = {"user": user_id, "start": start, "amount": amount, "cap": cap, "key": key,
+              "kind": kind, "job": job_id, "now": now, "expires": expires_at}
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVE_WINDOW_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        params["window"] = row[0]
+        cursor.execute(_RESERVE_ROW_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            # The same call was reserved in parallel: give this hold back, keep theirs.
+            cursor.execute("UPDATE billing_costwindow SET reserved_micros = reserved_micros - "
+                           "%s WHERE id = %s", [amount, params["window"]])
+            return CostReservation.objects.get(key=key)
+    return CostReservation(id=row[0], user_id=user_id, window_id=params["window"], key=key,
+                           kind=kind, job_id=job_id, reserved_micros=amount,
+                           status=ReservationStatus.RESERVED, created_at=now,
+                           expires_at=expires_at)
+
+
+# Settle or release a reservation known to be in window ``window``, in one statement: the
+# window's row locked first (the ledger's one order of locks), then the reservation moved
+# from reserved (never twice), then the window's totals. No row when the reservation is
+# not reserved in that window: ``_finish`` then decides under its locks.
+_FINISH_SQL = """\
+WITH w AS (SELECT id FROM billing_costwindow WHERE id = %(window)s FOR UPDATE),
+r AS (
+    UPDATE billing_costreservation SET status = %(status)s, finished_at = %(now)s,
+        settled_micros = CASE WHEN %(status)s = 'settled'
+                              THEN LEAST(GREATEST(%(actual)s, 0), reserved_micros) END
+    WHERE key = %(key)s AND status = 'reserved' AND window_id IN (SELECT id FROM w)
+    RETURNING id, reserved_micros, settled_micros
+)
+UPDATE billing_costwindow AS cw
+SET reserved_micros = cw.reserved_micros - r.reserved_micros,
+    settled_micros = cw.settled_micros + COALESCE(r.settled_micros, 0)
+FROM r WHERE cw.id = %(window)s
+RETURNING r.id, r.reserved_micros
+"""
+
+
+def _finish_at_once(key: str, *, settled_micros: int | None, window_id: int) -> bool:
+    status = ReservationStatus.RELEASED if settled_micros is None else ReservationStatus.SETTLED
+    with connection.cursor() as cursor:
+        cursor.execute(_FINISH_SQL, {"window": window_id, "status": str(status),
+                                     "now": timezone.now(), "actual": settled_micros or 0,
+                                     "key": key})
+        row = cursor.fetchone()
+    if row is not None and settled_micros is not None and settled_micros > row[1]:
+        logger.error("cost %s above reservation %s for %s; clamped", settled_micros, row[1],
+                     key)
+    return row is not None
+
+
 def _finish(key: str, *, settled_micros: int | None,
             window_id: int | None = None) -> CostReservation | None:
-    """``window_id``: the window the caller's reservation was made in, if known; locked
-    first without reading the reservation beforehand, and checked under the locks."""
+    """``window_id``: the window the caller's reservation was made in, if known; then one
+    statement settles it (``_finish_at_once``) unless it moved or was finished already."""
     with atomic_joined():
+        if window_id is not None and _finish_at_once(key, settled_micros=settled_micros,
+                                                     window_id=window_id):
+            return None
         if window_id is None:
             reservation = CostReservation.objects.filter(key=key).only("window_id").first()
             if reservation is None:
@@ -158,17 +254,17 @@ def _finish(key: str, *, settled_micros: int | None,
 
 
 def cost_reservation_settle(*, key: str, actual_micros: int,
-                            window_id: int | None = None) -> CostReservation | None:
+                            window_id: int | None = None) -> None:
     """Record the call's actual cost. Settling the same key twice charges once.
 
-    ``window_id``: the reservation's window as ``cost_reservation_create`` returned it,
-    which saves a read."""
-    return _finish(key, settled_micros=actual_micros, window_id=window_id)
+    ``window_id``: the reservation's window as ``cost_reservation_create`` returned it:
+    then it is one statement, with no read before it."""
+    _finish(key, settled_micros=actual_micros, window_id=window_id)
 
 
-def cost_reservation_release(*, key: str) -> CostReservation | None:
+def cost_reservation_release(*, key: str, window_id: int | None = None) -> None:
     """The call failed or never happened: give the reserved budget back."""
-    return _finish(key, settled_micros=None)
+    _finish(key, settled_micros=None, window_id=window_id)
 
 
 def cost_reservations_extend(*, job_id, now: datetime | None = None) -> int:

@@ -17,6 +17,8 @@ Every plan limit is also capped by the server's hard ceilings
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -119,6 +121,45 @@ def subscription_granting(*, user, now: datetime | None = None) -> Subscription 
     return None
 
 
+# Within ``billing_read_once()``: the cache entries already read, by key.
+_read_once: ContextVar[dict | None] = ContextVar("billing_read_once", default=None)
+
+
+@contextmanager
+def billing_read_once():
+    """Within the block (a worker's job), each user's plan and cap override entries are
+    read from the cache once and then kept: a job reads its owner's plan at its start,
+    its transcription's reservation, its end and its usage record."""
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
+def _cache_get(key: str):
+    memo = _read_once.get()
+    if memo is not None and key in memo:
+        return memo[key]
+    try:
+        value = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage falls back to the database
+        value = None
+    if memo is not None and value is not None:
+        memo[key] = value
+    return value
+
+
+def _cache_set(key: str, value, *, timeout: int) -> None:
+    memo = _read_once.get()
+    if memo is not None:
+        memo[key] = value
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception:  # noqa: BLE001 - the answer stands; the next read tries again
+        logger.debug("could not cache %s", key, exc_info=True)
+
+
 def _plan_cache_key(user_id) -> str:
     return f"billing:plan:{user_id}"
 
@@ -146,10 +187,7 @@ def plan_for_user(*, user, now: datetime | None = None) -> Plan:
 def _plan_entry(*, user, now: datetime) -> tuple[Plan, tuple[datetime, datetime] | None]:
     """(the plan, the granting subscription's current period, if it has one)."""
     key = _plan_cache_key(user.pk)
-    try:
-        cached = cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache outage falls back to the database
-        cached = None
+    cached = _cache_get(key)
     if cached is not None and len(cached) == 4:
         code, valid_from, valid_until, period = cached
         plan = plan_get(code)
@@ -165,10 +203,7 @@ def _plan_entry(*, user, now: datetime) -> tuple[Plan, tuple[datetime, datetime]
     valid_until = now.timestamp() + ttl
     if until is not None:
         valid_until = min(valid_until, until.timestamp())
-    try:
-        cache.set(key, (plan.code, now.timestamp(), valid_until, period), timeout=ttl)
-    except Exception:  # noqa: BLE001 - the answer stands; the next read tries again
-        logger.debug("could not cache the plan of user %s", user.pk, exc_info=True)
+    _cache_set(key, (plan.code, now.timestamp(), valid_until, period), timeout=ttl)
     return plan, period
 
 
@@ -262,11 +297,33 @@ def cost_window_seconds_left(moment: datetime) -> int:
     return max(1, int(remaining.total_seconds() + 0.999))
 
 
-def hourly_cap_micros_for_user(*, user) -> int:
-    """A staff override first, else the cap of the plan the user has now."""
+def _cap_override_cache_key(user_id) -> str:
+    return f"billing:cap-override:{user_id}"
+
+
+def cap_override_cache_forget(*, user_id) -> None:
+    """Drop the cached override of a user; called whenever their override row changes."""
+    cache.delete(_cap_override_cache_key(user_id))
+
+
+def _cap_override(*, user) -> int | None:
+    """The staff override of the user's hourly cap, or None: read on every paid step, so
+    kept in the cache (as ``(cap or None,)``) for ``BILLING_PLAN_CACHE_SECONDS`` and
+    dropped whenever the user's override row is saved or deleted (``billing.apps``)."""
+    key = _cap_override_cache_key(user.pk)
+    cached = _cache_get(key)
+    if isinstance(cached, tuple) and len(cached) == 1:
+        return cached[0]
     override = CostCapOverride.objects.filter(user=user).values_list(
         "hourly_cap_micros", flat=True
     ).first()
+    _cache_set(key, (override,), timeout=settings.BILLING_PLAN_CACHE_SECONDS)
+    return override
+
+
+def hourly_cap_micros_for_user(*, user) -> int:
+    """A staff override first, else the cap of the plan the user has now."""
+    override = _cap_override(user=user)
     if override is not None:
         return override
     return plan_limits_for_user(user=user).hourly_cost_cap_micros

@@ -16,7 +16,7 @@ import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -419,6 +419,22 @@ def subscription_change_record(*, subscription: Subscription, before, after, eve
 # --- Usage ledger --------------------------------------------------------------------------
 
 
+# The seconds beyond the plan's included minutes (when it allows overage) are what this
+# job adds past them, counting what the period recorded before it.
+_USAGE_RECORD_SQL = """\
+INSERT INTO billing_usagerecord (user_id, job_id, audio_seconds, overage_seconds, plan_code,
+    period_start, period_end, recorded_at)
+SELECT %(user)s, %(job)s, %(seconds)s,
+    CASE WHEN %(overage_allowed)s THEN LEAST(%(seconds)s, GREATEST(0,
+        COALESCE(SUM(audio_seconds), 0) + %(seconds)s - %(included)s)) ELSE 0 END,
+    %(plan)s, %(start)s, %(end)s, %(now)s
+FROM billing_usagerecord
+WHERE user_id = %(user)s AND recorded_at >= %(start)s AND recorded_at < %(end)s
+ON CONFLICT (job_id) DO NOTHING
+RETURNING id, overage_seconds
+"""
+
+
 def usage_record_job(*, user, job_id, audio_seconds: float) -> UsageRecord | None:
     """Record the audio a finished job processed, once per job.
 
@@ -438,20 +454,24 @@ def usage_record_job(*, user, job_id, audio_seconds: float) -> UsageRecord | Non
         if account is None:
             billing_account_get_or_create(user=user)
             account = BillingAccount.objects.select_for_update().get(user=user)
-        existing = UsageRecord.objects.filter(job_id=job_id).first()
-        if existing is not None:
-            return existing
         now = timezone.now()
         limits = selectors.plan_limits_for_user(user=user, now=now)
         start, end = selectors.billing_period_for_user(user=user, now=now)
-        used_before, _ = selectors.usage_seconds_between(user=user, start=start, end=end)
-        overage = 0
-        if limits.overage_allowed:
-            overage = min(seconds, max(0, used_before + seconds - limits.included_audio_seconds))
-        record = UsageRecord.objects.create(
-            user=user, job_id=job_id, audio_seconds=seconds, overage_seconds=overage,
-            plan_code=limits.plan.code, period_start=start, period_end=end, recorded_at=now,
-        )
+        # One statement: the period's use so far (under the account's lock: complete) and
+        # the record; nothing when the job is recorded already.
+        with connection.cursor() as cursor:
+            cursor.execute(_USAGE_RECORD_SQL, {
+                "user": user.pk, "job": job_id, "seconds": seconds,
+                "overage_allowed": limits.overage_allowed,
+                "included": limits.included_audio_seconds, "plan": limits.plan.code,
+                "start": start, "end": end, "now": now})
+            row = cursor.fetchone()
+        if row is None:
+            return UsageRecord.objects.get(job_id=job_id)
+        record = UsageRecord(id=row[0], user_id=user.pk, job_id=job_id, audio_seconds=seconds,
+                             overage_seconds=row[1], plan_code=limits.plan.code,
+                             period_start=start, period_end=end, recorded_at=now)
+        overage = record.overage_seconds
         if overage and account.stripe_customer_id:
             report = OverageReport.objects.create(
                 usage=record,

@@ -11,6 +11,7 @@ import glob
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import threading
 import time
@@ -178,6 +179,47 @@ def probe(path: str, *, ffprobe: str = "ffprobe", timeout: float = 60) -> MediaI
         audio_channels=int((audio[0].get("channels") or 0) if audio else 0),
         audio_codec=str(audio[0].get("codec_name") or "") if audio else "",
     )
+
+
+# PCM (1) and IEEE float (3) samples: what a plain WAV holds. Anything else (compressed
+# codecs, WAVE_FORMAT_EXTENSIBLE's sub-formats) is left to ffprobe.
+_WAV_PLAIN_FORMATS = (1, 3)
+
+
+def wav_header_probe(head: bytes, *, size: int) -> MediaInfo | None:
+    """A plain WAV's length from its header alone, without starting ffprobe (a process,
+    tens of milliseconds of CPU per upload).
+
+    Only for the plainest case: a RIFF/WAVE file whose first bytes (``head``) hold a
+    PCM or float ``fmt `` chunk with sane values and the start of a non-empty ``data``
+    chunk that runs to the end of the file (``size`` bytes), so the length it gives is
+    the length of the bytes themselves. Anything else returns None: ffprobe decides.
+    The worker still probes and decodes the file with ffmpeg's safeguards.
+    """
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    fmt = None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        body = pos + 8
+        if chunk == b"fmt ":
+            if length < 16 or body + 16 > len(head):
+                return None
+            fmt = struct.unpack_from("<HHIIHH", head, body)
+        elif chunk == b"data":
+            if fmt is None:
+                return None
+            tag, channels, rate, byte_rate, align, bits = fmt
+            if (tag not in _WAV_PLAIN_FORMATS or not 1 <= channels <= 8
+                    or not 8_000 <= rate <= 384_000 or bits not in (8, 16, 24, 32, 64)
+                    or align != channels * bits // 8 or byte_rate != rate * align
+                    or length == 0 or length % align or size - (body + length) not in (0, 1)):
+                return None
+            return MediaInfo(format_name="wav", duration_seconds=length / byte_rate,
+                             has_audio=True, has_video=False, audio_channels=channels)
+        pos = body + length + (length & 1)  # chunks are padded to an even length
+    return None
 
 
 def decode_audio(

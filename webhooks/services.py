@@ -31,7 +31,7 @@ from billing.plans import Feature
 from config.errors import ApplicationError
 from config.outbox import Message, outbox_send, outbox_send_on_commit
 
-from . import transport
+from . import selectors, transport
 from .models import (
     SUBSCRIBABLE_EVENTS,
     DeliveryStatus,
@@ -141,9 +141,10 @@ def webhook_event_publish(*, owner, event_type: str, data: dict) -> list[Webhook
     """
     data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     deliveries = [
-        WebhookDelivery.objects.create(endpoint=endpoint, event_type=event_type, payload=data)
-        for endpoint in WebhookEndpoint.objects.filter(owner=owner)
-        if event_type in endpoint.events
+        WebhookDelivery.objects.create(endpoint_id=endpoint_id, event_type=event_type,
+                                       payload=data)
+        for endpoint_id, events in selectors.webhook_subscriptions_for_owner(owner=owner)
+        if event_type in events
     ]
     for delivery in deliveries:
         outbox_send_on_commit(webhook_delivery_message(delivery_id=delivery.pk))

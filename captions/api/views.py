@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -144,11 +145,14 @@ class JobOutputSerializer(serializers.Serializer):
         }
 
 
-_DATETIME = serializers.DateTimeField()
-
-
-def _when(value):
-    return None if value is None else _DATETIME.to_representation(value)
+def _when(value, tz):
+    """What ``serializers.DateTimeField().to_representation`` gives (ISO 8601 in the
+    current time zone, UTC as ``Z``), without its per-value settings and zone lookups:
+    four per row were a tenth of a list request's time."""
+    if value is None:
+        return None
+    text = value.astimezone(tz).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _jobs_data(request, jobs) -> list[dict]:
@@ -159,6 +163,7 @@ def _jobs_data(request, jobs) -> list[dict]:
     row of a page, which was most of a list request's time.
     """
     base = request.build_absolute_uri("/api/v1/jobs/")
+    tz = timezone.get_current_timezone()
     out = []
     for job in jobs:
         asset = job.asset
@@ -184,10 +189,10 @@ def _jobs_data(request, jobs) -> list[dict]:
             "error": ({"code": job.error_code, "message": job.error_message}
                       if failed else None),
             "timings": {
-                "created_at": _when(job.created_at),
-                "updated_at": _when(job.updated_at),
-                "started_at": _when(job.started_at),
-                "finished_at": _when(job.finished_at),
+                "created_at": _when(job.created_at, tz),
+                "updated_at": _when(job.updated_at, tz),
+                "started_at": _when(job.started_at, tz),
+                "finished_at": _when(job.finished_at, tz),
                 "stage_seconds": {str(k): float(v) for k, v in job.stage_seconds.items()},
             },
             "cost": {"amount_micro_usd": job.cost_micro_usd, "input_tokens": job.input_tokens,

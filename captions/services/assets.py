@@ -8,6 +8,7 @@ kept; a refused direct upload is deleted.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -88,17 +89,22 @@ def _check_content_type(head: bytes) -> str:
     return content_type
 
 
-def _check_contents(path: str, *, kind: str, limits) -> float:
+def _check_contents(path: str, *, kind: str, limits, head: bytes = b"",
+                    size: int = 0) -> float:
     """Read the media's header (ffprobe) or decode the image: refused here, nothing is kept.
 
+    A plain WAV is measured from its header (``head``, the first bytes of a file of
+    ``size`` bytes) when the header alone settles it (``media.wav_header_probe``).
     Returns the duration in seconds (0 for an image or a container that does not say).
     """
     try:
         if kind == MediaKind.IMAGE:
             images.inspect_image(path)
             return 0.0
-        info = media.probe(path, ffprobe=settings.FFPROBE_BINARY,
-                           timeout=min(60, settings.FFMPEG_TIMEOUT_SECONDS))
+        info = media.wav_header_probe(head, size=size) if kind == MediaKind.AUDIO else None
+        if info is None:
+            info = media.probe(path, ffprobe=settings.FFPROBE_BINARY,
+                               timeout=min(60, settings.FFMPEG_TIMEOUT_SECONDS))
     except MediaToolFailed as exc:
         logger.error("could not inspect an upload: %s", exc.detail)
         raise ApplicationError(
@@ -140,10 +146,12 @@ def media_check(*, owner, size: int | None, path: str) -> CheckedMedia:
     limits = billing_selectors.plan_limits_for_user(user=owner)
     _check_size(size, limits=limits)
     with open(path, "rb") as fh:
-        content_type = _check_content_type(fh.read(SNIFF_BYTES))
+        head = fh.read(SNIFF_BYTES)
+    content_type = _check_content_type(head)
     kind, ext = ACCEPTED_TYPES[content_type]
     _check_plan_allows_kind(kind, limits=limits)
-    duration = _check_contents(path, kind=kind, limits=limits)
+    duration = _check_contents(path, kind=kind, limits=limits, head=head,
+                               size=os.path.getsize(path))
     return CheckedMedia(content_type=content_type, kind=kind, ext=ext,
                         duration_seconds=duration, sha256=media.file_sha256(path))
 

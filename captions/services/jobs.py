@@ -50,6 +50,7 @@ from ..selectors import queue_for_media_kind
 from ..uploads import clean_original_name
 from . import assets, burn_in, reuse, routing
 from .results import SttCharge
+from .statements import job_update_with_rows
 from .telemetry import caption_job_finished_on_commit
 
 logger = logging.getLogger(__name__)
@@ -210,39 +211,54 @@ STAFF_AUDITED = {JobStatus.QUEUED: AuditAction.JOB_RETRIED,
 
 def _transition(
     job_id, to_status: str, *, actor=None, message: str = "", audited: bool = True,
-    locked: CaptionJob | None = None, **fields
+    locked: CaptionJob | None = None, unlocked: CaptionJob | None = None,
+    rows: tuple = (), **fields
 ) -> CaptionJob:
     """Move a job to ``to_status`` under its row lock, with its event and quota hold.
 
     ``locked``: the job's row as already locked (``select_for_update``) by the caller in
-    this transaction, so it is not read and locked a second time. In the caller's
+    this transaction, so it is not read and locked a second time. ``unlocked``: the
+    caller's copy of the row, not locked: the change applies only while the job's status
+    is still the copy's (the UPDATE takes the lock and checks it), else InvalidTransition
+    with the caller's transaction to roll back. ``rows``: lists of unsaved rows (results)
+    written in the same statement as the change and its event. In the caller's
     transaction when one is open (no savepoint: a refused transition raises before any
     write), else in its own.
     """
     with atomic_joined():
         return _transition_locked(job_id, to_status, actor=actor, message=message,
-                                  audited=audited, locked=locked, **fields)
+                                  audited=audited, locked=locked, unlocked=unlocked,
+                                  rows=rows, **fields)
 
 
 def _transition_locked(job_id, to_status: str, *, actor, message: str, audited: bool,
-                       locked: CaptionJob | None, **fields) -> CaptionJob:
+                       locked: CaptionJob | None, unlocked: CaptionJob | None, rows: tuple,
+                       **fields) -> CaptionJob:
+    condition = None
     if locked is not None and locked.pk == job_id:
         job = locked
+    elif unlocked is not None and unlocked.pk == job_id:
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("an unlocked transition must run in the caller's transaction")
+        job, condition = unlocked, unlocked.status
     else:
         job = CaptionJob.objects.select_for_update().get(pk=job_id)
     if to_status not in ALLOWED_TRANSITIONS[job.status]:
         raise InvalidTransition(job, to_status)
     from_status = job.status
-    job.status = to_status
+    now = timezone.now()
     if to_status == JobStatus.QUEUED:
-        fields.setdefault("queued_at", timezone.now())  # how long the queue has kept it
-    for name, value in fields.items():
+        fields.setdefault("queued_at", now)  # how long the queue has kept it
+    values = {**fields, "status": to_status, "updated_at": now}
+    event = JobEvent(job_id=job.pk, from_status=from_status, to_status=to_status,
+                     stage=fields.get("stage", job.stage), actor=actor, message=message[:2000])
+    # One statement: the job's row, its event and the rows that come with the change.
+    current = job_update_with_rows(job.pk, status=condition, values=values,
+                                   rows=([event], *rows))
+    if current is None:
+        raise InvalidTransition(CaptionJob.objects.get(pk=job.pk), to_status)
+    for name, value in {**values, **current}.items():
         setattr(job, name, value)
-    job.save(update_fields=["status", *fields, "updated_at"])
-    JobEvent.objects.create(
-        job=job, from_status=from_status, to_status=to_status, stage=job.stage,
-        actor=actor, message=message[:2000],
-    )
     # The minutes the job held under the plan's quota: counted as usage once it is done
     # (the usage ledger has them then), free again when it failed or was cancelled.
     if to_status == JobStatus.DONE:
@@ -250,7 +266,7 @@ def _transition_locked(job_id, to_status: str, *, actor, message: str, audited: 
     elif to_status in FINAL_STATUSES:
         billing_quotas.quota_hold_release(job_id=job.pk)
     if to_status in FINAL_STATUSES:
-        # A job done is the row completion locked, with its asset, now as committed.
+        # A job done is the worker's row as this change left it, with its asset.
         caption_job_finished_on_commit(
             job_id=job.pk, job=job if to_status == JobStatus.DONE else None)
     if audited and _by_staff(job, actor) and to_status in STAFF_AUDITED:
@@ -451,33 +467,29 @@ def caption_job_complete(
     hold settled, the usage record, the webhook event. Raises InvalidTransition (all of it
     rolled back) when the job was cancelled meanwhile."""
     settle = stt_charge is not None and not stt_charge.settled
+    # Results are written only here, with the change to done (final), so a job being
+    # completed has none yet: no earlier attempt's rows to replace.
+    results = [[CaptionVariant(job_id=job.pk, position=i, text=text, writer=captions.writer,
+                               language=captions.language)
+                for i, text in enumerate(captions.variants)]]
+    if transcript is not None:
+        results.append([Transcript(
+            job_id=job.pk,
+            language=transcript.language,
+            text=transcript.text,
+            segments=[s.as_dict() for s in transcript.segments],
+            duration_seconds=duration_seconds,
+            summary=captions.summary,
+            chapters=[{"start": c.start, "title": c.title} for c in captions.chapters],
+        )])
     with transaction.atomic():
-        # The job's row first (then the cost window, then the owner's account), with its
-        # asset for the telemetry once this commits.
-        locked = (CaptionJob.objects.select_for_update(of=("self",)).select_related("asset")
-                  .get(pk=job.pk))
-        # Results of an earlier, interrupted attempt are replaced, never duplicated.
-        Transcript.objects.filter(job=job).delete()
-        CaptionVariant.objects.filter(job=job).delete()
-        if transcript is not None:
-            Transcript.objects.create(
-                job=job,
-                language=transcript.language,
-                text=transcript.text,
-                segments=[s.as_dict() for s in transcript.segments],
-                duration_seconds=duration_seconds,
-                summary=captions.summary,
-                chapters=[{"start": c.start, "title": c.title} for c in captions.chapters],
-            )
-        CaptionVariant.objects.bulk_create(
-            CaptionVariant(job=job, position=i, text=text, writer=captions.writer,
-                           language=captions.language)
-            for i, text in enumerate(captions.variants)
-        )
+        # The job's row first (then the cost window, then the owner's account): the
+        # UPDATE locks it, and applies only while the job is still processing.
         done = _transition(
             job.pk,
             JobStatus.DONE,
-            locked=locked,
+            unlocked=job,
+            rows=tuple(results),
             message="Done",
             stage=JobStage.FINISHED,
             progress=100,
@@ -492,7 +504,6 @@ def caption_job_complete(
             cost_ledger.cost_reservation_settle(key=stt_charge.key,
                                                 actual_micros=stt_charge.amount_micros,
                                                 window_id=stt_charge.window_id)
-        done.owner = job.owner  # the same row: the ledger and the event need not read it
         # In the same transaction: a job is in the usage ledger exactly when it is done.
         billing_services.usage_record_job(
             user=job.owner, job_id=done.pk,

@@ -224,12 +224,13 @@ def caption_job_run(*, job_id, attempt_token: str = "") -> CaptionJob | None:
     (``caption_job_attempt_crashed`` says whether); the attempt count bounds the retries.
     ``attempt_token`` names the task execution (``caption_job_start``).
     """
-    # The transcription is reserved in the transaction that starts the attempt.
-    job, hold = caption_job_start_reserving(job_id=job_id, attempt_token=attempt_token)
-    if job is None:
-        return None
-    with caption_job_lease_heartbeat(job):
-        return _caption_job_attempt(job, hold=hold)
+    with billing_selectors.billing_read_once():  # the owner's plan read once per job
+        # The transcription is reserved in the transaction that starts the attempt.
+        job, hold = caption_job_start_reserving(job_id=job_id, attempt_token=attempt_token)
+        if job is None:
+            return None
+        with caption_job_lease_heartbeat(job):
+            return _caption_job_attempt(job, hold=hold)
 
 
 def caption_job_resume_managed(*, job_id, attempt_token: str) -> CaptionJob | None:
@@ -238,11 +239,12 @@ def caption_job_resume_managed(*, job_id, attempt_token: str) -> CaptionJob | No
     Called by the managed engine's poll task; ``caption_job_managed_claim`` lets one
     execution through. Raises like ``caption_job_run``.
     """
-    job = caption_job_managed_claim(job_id=job_id, attempt_token=attempt_token)
-    if job is None:
-        return None
-    with caption_job_lease_heartbeat(job):
-        return _caption_job_attempt(job)
+    with billing_selectors.billing_read_once():
+        job = caption_job_managed_claim(job_id=job_id, attempt_token=attempt_token)
+        if job is None:
+            return None
+        with caption_job_lease_heartbeat(job):
+            return _caption_job_attempt(job)
 
 
 def _caption_job_attempt(job: CaptionJob, *, hold: SttHold = None) -> CaptionJob | None:

@@ -61,3 +61,16 @@ def test_a_page_of_the_list_renders_every_job(api, user):
     failed = next(item for item in body["results"] if item["status"] == "failed")
     assert failed["error"]["code"] == "media_unreadable"
     assert failed["links"]["self"].endswith(f"/api/v1/jobs/{failed['id']}/")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/St_Johns"])
+def test_times_render_as_the_declared_serializer_does_in_any_current_time_zone(user, zone):
+    request = APIRequestFactory().get("/api/v1/jobs/", HTTP_X_FORWARDED_PROTO="https")
+    jobs = _jobs(user)
+    with timezone.override(zone):
+        fast = [job["timings"] for job in _jobs_data(request, jobs)]
+        declared = [_plain(JobOutputSerializer(job, context={"request": request})
+                           .data["timings"]) for job in jobs]
+    assert fast == declared
+    # In UTC the offset is written "Z"; elsewhere as the zone's offset at that moment.
+    assert fast[1]["finished_at"].endswith("Z") == (zone == "UTC")

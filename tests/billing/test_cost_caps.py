@@ -118,6 +118,41 @@ def test_settlement_above_the_reservation_never_passes_the_cap():
     assert CostWindow.objects.get(user=user).settled_micros == DOLLAR // 10
 
 
+@pytest.mark.django_db
+def test_settling_in_its_known_window_clamps_to_the_reservation_and_charges_once():
+    user = UserFactory()
+    cap(user, 0.10)
+    held = cost_ledger.cost_reservation_create(user=user, key="k", amount_micros=DOLLAR // 10,
+                                               kind="stt")
+    for _ in range(2):  # the second is a redelivered task: no second charge
+        cost_ledger.cost_reservation_settle(key="k", actual_micros=DOLLAR,
+                                            window_id=held.window_id)
+    window = CostWindow.objects.get(user=user)
+    assert (window.settled_micros, window.reserved_micros) == (DOLLAR // 10, 0)
+    assert CostReservation.objects.get(key="k").settled_micros == DOLLAR // 10
+    cost_ledger.cost_reservation_release(key="k", window_id=held.window_id)  # too late
+    assert CostWindow.objects.get(user=user).settled_micros == DOLLAR // 10
+
+
+@pytest.mark.django_db
+def test_a_released_call_reserved_again_moves_to_the_new_hour_and_is_held_once():
+    user = UserFactory()
+    cap(user, 1.00)
+    hour = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    cost_ledger.cost_reservation_create(user=user, key="k", amount_micros=300_000, kind="llm",
+                                        now=hour)
+    cost_ledger.cost_reservation_release(key="k")
+    again = cost_ledger.cost_reservation_create(user=user, key="k", amount_micros=300_000,
+                                                kind="llm", now=hour + timedelta(hours=1))
+    twice = cost_ledger.cost_reservation_create(user=user, key="k", amount_micros=300_000,
+                                                kind="llm", now=hour + timedelta(hours=1))
+    assert again.pk == twice.pk == CostReservation.objects.get(key="k").pk
+    windows = dict(CostWindow.objects.filter(user=user).values_list("window_start",
+                                                                     "reserved_micros"))
+    assert windows == {hour.replace(minute=0): 0,
+                       hour.replace(minute=0) + timedelta(hours=1): 300_000}
+
+
 class CostLedgerMachine(RuleBasedStateMachine):
     """Random sequences of reserve, settle, release, redeliver, sweep and restart."""
 
