@@ -158,6 +158,8 @@ RETURNING r.id
 
 def _reserve_at_once(*, user_id, start, key, kind, job_id, amount, cap, now,
                      expires_at) -> CostReservation | None:
+    if connection.vendor != "postgresql":
+        return None  # the statements are PostgreSQL's; the locked path decides elsewhere
     params = {"user": user_id, "start": start, "amount": amount, "cap": cap, "key": key,
               "kind": kind, "job": job_id, "now": now, "expires": expires_at}
     with connection.cursor() as cursor:
@@ -201,6 +203,8 @@ RETURNING r.id, r.reserved_micros
 
 
 def _finish_at_once(key: str, *, settled_micros: int | None, window_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return False  # the statement is PostgreSQL's; ``_finish`` decides under its locks
     status = ReservationStatus.RELEASED if settled_micros is None else ReservationStatus.SETTLED
     with connection.cursor() as cursor:
         cursor.execute(_FINISH_SQL, {"window": window_id, "status": str(status),

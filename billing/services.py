@@ -435,6 +435,35 @@ RETURNING id, overage_seconds
 """
 
 
+def _usage_record_insert(*, user, job_id, seconds: int, limits, start, end,
+                         now) -> UsageRecord | None:
+    """The job's usage row, its overage counted from the period's use so far (the caller
+    holds the account's lock, so that use is complete); None when it is recorded already.
+    On PostgreSQL one statement; elsewhere (the embedded SQLite default) three."""
+    if connection.vendor != "postgresql":
+        if UsageRecord.objects.filter(job_id=job_id).exists():
+            return None
+        used_before, _ = selectors.usage_seconds_between(user=user, start=start, end=end)
+        overage = 0
+        if limits.overage_allowed:
+            overage = min(seconds, max(0, used_before + seconds - limits.included_audio_seconds))
+        return UsageRecord.objects.create(
+            user=user, job_id=job_id, audio_seconds=seconds, overage_seconds=overage,
+            plan_code=limits.plan.code, period_start=start, period_end=end, recorded_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(_USAGE_RECORD_SQL, {
+            "user": user.pk, "job": job_id, "seconds": seconds,
+            "overage_allowed": limits.overage_allowed,
+            "included": limits.included_audio_seconds, "plan": limits.plan.code,
+            "start": start, "end": end, "now": now})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return UsageRecord(id=row[0], user_id=user.pk, job_id=job_id, audio_seconds=seconds,
+                       overage_seconds=row[1], plan_code=limits.plan.code,
+                       period_start=start, period_end=end, recorded_at=now)
+
+
 def usage_record_job(*, user, job_id, audio_seconds: float) -> UsageRecord | None:
     """Record the audio a finished job processed, once per job.
 
@@ -457,20 +486,10 @@ def usage_record_job(*, user, job_id, audio_seconds: float) -> UsageRecord | Non
         now = timezone.now()
         limits = selectors.plan_limits_for_user(user=user, now=now)
         start, end = selectors.billing_period_for_user(user=user, now=now)
-        # One statement: the period's use so far (under the account's lock: complete) and
-        # the record; nothing when the job is recorded already.
-        with connection.cursor() as cursor:
-            cursor.execute(_USAGE_RECORD_SQL, {
-                "user": user.pk, "job": job_id, "seconds": seconds,
-                "overage_allowed": limits.overage_allowed,
-                "included": limits.included_audio_seconds, "plan": limits.plan.code,
-                "start": start, "end": end, "now": now})
-            row = cursor.fetchone()
-        if row is None:
+        record = _usage_record_insert(user=user, job_id=job_id, seconds=seconds,
+                                      limits=limits, start=start, end=end, now=now)
+        if record is None:
             return UsageRecord.objects.get(job_id=job_id)
-        record = UsageRecord(id=row[0], user_id=user.pk, job_id=job_id, audio_seconds=seconds,
-                             overage_seconds=row[1], plan_code=limits.plan.code,
-                             period_start=start, period_end=end, recorded_at=now)
         overage = record.overage_seconds
         if overage and account.stripe_customer_id:
             report = OverageReport.objects.create(

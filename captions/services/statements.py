@@ -43,6 +43,15 @@ def job_update_with_rows(job_id, *, status: str | None, values: dict,
     jobs = CaptionJob.objects.filter(pk=job_id)
     if status is not None:
         jobs = jobs.filter(status=status)
+    if connection.vendor != "postgresql":
+        # Data-modifying CTEs are PostgreSQL's: elsewhere (the embedded SQLite default)
+        # the same rows, one statement each, in the caller's transaction.
+        for objs in rows:
+            if objs:
+                type(objs[0]).objects.bulk_create(objs)
+        if not jobs.update(**values):
+            return None
+        return CaptionJob.objects.filter(pk=job_id).values(*RETURNED).get()
     query = jobs.query.chain(UpdateQuery)
     query.add_update_values(values)
     update_sql, update_params = query.get_compiler(connection=connection).as_sql()
