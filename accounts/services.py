@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import secrets
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
+from config.cache import generation_cached, generation_renew, generation_store
 from config.errors import ApplicationError
 
 from .models import ApiKey, ApiKeyScope, IdempotencyRecord
-
-logger = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "cg_live_"
 # Visible part after "cg_live_": enough to tell keys apart in a list, useless to guess with.
@@ -113,43 +109,19 @@ def _key_generation_key(key_hash: str) -> str:
 def api_key_cache_forget(*, key_hashes) -> None:
     """A new generation for these keys: every cached copy made before is stale. Called
     whenever a key, or its user, is saved or deleted (``accounts.apps``)."""
-    cache.set_many({_key_generation_key(h): uuid.uuid4().hex for h in key_hashes},
-                   timeout=None)
+    generation_renew(*(_key_generation_key(h) for h in key_hashes))
 
 
 def _api_key_lookup(key_hash: str) -> ApiKey | None:
-    """The key with its user, from the cache when a copy of the current generation is
-    there, else from the database (then cached under the generation read before it, so a
-    copy read before a revocation was committed is never used after it). A cache outage
-    reads the database."""
-    entry_key, generation_key = _key_cache_key(key_hash), _key_generation_key(key_hash)
-    try:
-        cached = cache.get_many([entry_key, generation_key])
-        generation = cached.get(generation_key)
-        if generation is None:
-            generation = uuid.uuid4().hex
-            if not cache.add(generation_key, generation, timeout=None):
-                generation = cache.get(generation_key)
-        entry = cached.get(entry_key)
-        if generation is not None and entry is not None and entry[0] == generation:
-            key = entry[1]
-            key._cache_generation = generation
-            return key
-    except Exception:  # noqa: BLE001 - the database answers instead
-        generation = None
-    key = ApiKey.objects.select_related("user").filter(key_hash=key_hash).first()
-    if key is not None and generation is not None:
-        _api_key_cache_store(key, generation)
+    """The key with its user, cached under its generation (``config.cache``), so a copy
+    read before a revocation was committed is never used after it."""
+    key, generation = generation_cached(
+        key=_key_cache_key(key_hash), generation_key=_key_generation_key(key_hash),
+        load=lambda: ApiKey.objects.select_related("user").filter(key_hash=key_hash).first(),
+        timeout=API_KEY_CACHE_SECONDS)
+    if key is not None:
+        key._cache_generation = generation
     return key
-
-
-def _api_key_cache_store(key: ApiKey, generation: str) -> None:
-    key._cache_generation = generation
-    try:
-        cache.set(_key_cache_key(key.key_hash), (generation, key),
-                  timeout=API_KEY_CACHE_SECONDS)
-    except Exception:  # noqa: BLE001 - the next request reads the database
-        logger.debug("could not cache API key %s", key.prefix, exc_info=True)
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey:
@@ -170,7 +142,8 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
         if getattr(key, "_cache_generation", None):
-            _api_key_cache_store(key, key._cache_generation)
+            generation_store(key=_key_cache_key(key.key_hash), generation=key._cache_generation,
+                             value=key, timeout=API_KEY_CACHE_SECONDS)
     return key
 
 

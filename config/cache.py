@@ -9,11 +9,16 @@ and requests go on unthrottled rather than failing.
 """
 
 import logging
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
+from django.core.cache import cache
 from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class FailOpenClient(DefaultClient):
@@ -27,3 +32,44 @@ class FailOpenClient(DefaultClient):
             logger.warning("cache add() while Redis is not answering: lock granted (%s)",
                            exc.__cause__ or exc)
             return True
+
+
+def generation_renew(*generation_keys: str) -> None:
+    """A new generation under each key: every copy cached under an older one is stale."""
+    cache.set_many({key: uuid.uuid4().hex for key in generation_keys}, timeout=None)
+
+
+def generation_cached(*, key: str, generation_key: str, load: Callable[[], T],
+                      timeout: float) -> tuple[T, str | None]:
+    """``load()``'s answer, from the cache when a copy of the current generation is there.
+
+    A copy is stored under the generation read *before* the database was read, so a copy
+    read before a change was committed is never used after it (the change renews the
+    generation once committed, ``generation_renew``). None is never cached. A cache
+    outage reads the database. Returns the answer and the generation it is valid under
+    (None when the cache did not answer), for a caller that re-stores it later.
+    """
+    try:
+        cached = cache.get_many([key, generation_key])
+        generation = cached.get(generation_key)
+        if generation is None:
+            generation = uuid.uuid4().hex
+            if not cache.add(generation_key, generation, timeout=None):
+                generation = cache.get(generation_key)
+        entry = cached.get(key)
+        if generation is not None and entry is not None and entry[0] == generation:
+            return entry[1], generation
+    except Exception:  # noqa: BLE001 - a cache outage falls back to the database
+        generation = None
+    value = load()
+    if value is not None and generation is not None:
+        generation_store(key=key, generation=generation, value=value, timeout=timeout)
+    return value, generation
+
+
+def generation_store(*, key: str, generation: str, value: object, timeout: float) -> None:
+    """Cache ``value`` as valid under ``generation``; a cache outage only costs a read."""
+    try:
+        cache.set(key, (generation, value), timeout=timeout)
+    except Exception:  # noqa: BLE001 - the next read goes to the database
+        logger.debug("could not cache %s", key, exc_info=True)
