@@ -12,31 +12,16 @@ class BillingConfig(AppConfig):
 
         outbox_source_register(PendingSource("overage_report", overage_reports_pending))
 
-        from django.db import transaction
-        from django.db.models.signals import post_delete, post_save
+        from config.cache import cache_forget_on_change
 
-        from .models import Subscription
-        from .selectors import plan_cache_forget
+        from .models import CostCapOverride, Subscription
+        from .selectors import cap_override_cache_forget, plan_cache_forget
 
-        def forget_plan(sender, instance, **kwargs):
-            # Now, and again once the change is visible to other connections, so a
-            # request that read the old row meanwhile cannot keep it cached.
-            plan_cache_forget(user_id=instance.user_id)
-            transaction.on_commit(lambda: plan_cache_forget(user_id=instance.user_id))
-
-        post_save.connect(forget_plan, sender=Subscription, weak=False,
-                          dispatch_uid="billing_plan_cache")
-        post_delete.connect(forget_plan, sender=Subscription, weak=False,
-                            dispatch_uid="billing_plan_cache")
-
-        from .models import CostCapOverride
-        from .selectors import cap_override_cache_forget
-
-        def forget_override(sender, instance, **kwargs):
-            cap_override_cache_forget(user_id=instance.user_id)
-            transaction.on_commit(lambda: cap_override_cache_forget(user_id=instance.user_id))
-
-        post_save.connect(forget_override, sender=CostCapOverride, weak=False,
-                          dispatch_uid="billing_cap_override_cache")
-        post_delete.connect(forget_override, sender=CostCapOverride, weak=False,
-                            dispatch_uid="billing_cap_override_cache")
+        cache_forget_on_change(
+            Subscription, what=lambda subscription: subscription.user_id,
+            forget=lambda user_id: plan_cache_forget(user_id=user_id),
+            uid="billing_plan_cache")
+        cache_forget_on_change(
+            CostCapOverride, what=lambda override: override.user_id,
+            forget=lambda user_id: cap_override_cache_forget(user_id=user_id),
+            uid="billing_cap_override_cache")

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django_redis.client import DefaultClient
 from django_redis.exceptions import ConnectionInterrupted
 
@@ -73,3 +75,19 @@ def generation_store(*, key: str, generation: str, value: object, timeout: float
         cache.set(key, (generation, value), timeout=timeout)
     except Exception:  # noqa: BLE001 - the next read goes to the database
         logger.debug("could not cache %s", key, exc_info=True)
+
+
+def cache_forget_on_change(model, *, what: Callable, forget: Callable, uid: str) -> None:
+    """Whenever a row of ``model`` is saved or deleted, ``forget(what(row))``: now, and
+    again once the change is committed, so a copy cached from the old rows meanwhile (by
+    another connection) is never used after it. ``what`` is read once, before the commit;
+    a falsy answer forgets nothing."""
+
+    def changed(sender, instance, **kwargs):
+        subject = what(instance)
+        if subject:
+            forget(subject)
+            transaction.on_commit(lambda: forget(subject))
+
+    post_save.connect(changed, sender=model, weak=False, dispatch_uid=uid)
+    post_delete.connect(changed, sender=model, weak=False, dispatch_uid=uid)
