@@ -21,6 +21,8 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name, get_available_overwrite_name, is_seekable
 
 from config.errors import ServiceUnavailable
 
@@ -65,6 +67,52 @@ def _unavailable_as_503(doing: str):
             raise
         logger.warning("storage not answering, so %s: %s: %s", doing, type(exc).__name__, exc)
         raise StorageUnavailable(doing) from exc
+
+
+class MediaS3Storage(S3Storage):
+    """django-storages' S3 backend, saving a one-part object with one conditional PUT.
+
+    With ``file_overwrite=False`` (ours: an existing object is never replaced) the base
+    class asks S3 whether the name is taken (a HEAD) before every save, then uploads
+    through the transfer manager (a thread pool and futures) even for one part. Here an
+    object of up to one part goes up as a single ``PutObject`` with ``If-None-Match: *``:
+    S3 itself refuses to replace an object (412), with no window between the check and
+    the write, and only then is a free name looked for the way the base class does.
+    Larger objects, gzip, and ``file_overwrite=True`` take the base class's path.
+    """
+
+    def get_available_name(self, name, max_length=None):
+        if self.file_overwrite:
+            return super().get_available_name(name, max_length)
+        # Settled in _save: by the conditional PUT, or by the base class's HEAD below.
+        return get_available_overwrite_name(clean_name(name), max_length)
+
+    def _free_name(self, name):
+        return S3Storage.get_available_name(self, name)
+
+    def _save(self, name, content):
+        size = getattr(content, "size", None)
+        if (self.file_overwrite or self.gzip or size is None
+                or size > self.transfer_config.multipart_threshold):
+            if not self.file_overwrite:
+                name = self._free_name(name)
+            return super()._save(name, content)
+        cleaned = clean_name(name)
+        key = self._normalize_name(cleaned)
+        params = self._get_write_parameters(key, content)
+        if is_seekable(content):
+            content.seek(0)
+        body = content.read()
+        if isinstance(body, str):
+            body = body.encode(getattr(content, "encoding", None) or "utf-8")
+        try:
+            self.connection.meta.client.put_object(
+                Bucket=self.bucket_name, Key=key, Body=body, IfNoneMatch="*", **params)
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
+                raise
+            return self._save(self._free_name(name), content)  # taken: as the base class
+        return cleaned
 
 
 def media_key(*, owner_id, ext: str) -> str:

@@ -67,7 +67,7 @@ def test_environment_switches_to_postgres_redis_and_s3(tmp_path):
     conf = json.loads(result.stdout)
     assert conf["db"] == "django.db.backends.postgresql"
     assert conf["cache"] == "django_redis.cache.RedisCache"
-    assert conf["storage"] == "storages.backends.s3.S3Storage"
+    assert conf["storage"] == "captions.storage.MediaS3Storage"
     assert conf["storage_options"]["bucket_name"] == "media-bucket"
     assert conf["storage_options"]["file_overwrite"] == "False"
     assert conf["broker"] == "redis://cache.internal:6379/0"
@@ -112,7 +112,7 @@ def test_production_never_falls_back_to_local_defaults(tmp_path):
     assert conf["db"] == "config.rds"  # PostgreSQL, re-reading a rotated password
     assert conf["db_name"] == "captions"
     assert conf["cache"] == "django_redis.cache.RedisCache"
-    assert conf["storage"] == "storages.backends.s3.S3Storage"
+    assert conf["storage"] == "captions.storage.MediaS3Storage"
     assert conf["broker"].startswith("rediss://")
     # Objects take the bucket's default encryption (the project's KMS key).
     assert "ServerSideEncryption" not in conf["storage_options"].get("object_parameters", "")

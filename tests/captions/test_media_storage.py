@@ -1,0 +1,85 @@
+"""The media storage backend (``captions.storage.MediaS3Storage``) against the moto server:
+an existing object is never replaced, and a one-part save is one request."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from storages.backends.s3 import S3Storage
+
+from captions.storage import MediaS3Storage
+from tests.conftest import s3_client
+
+pytestmark = pytest.mark.skipif(
+    not settings.AWS_STORAGE_BUCKET_NAME, reason="media is not kept in S3 in these settings")
+
+
+@pytest.fixture
+def requests_sent():
+    """Every S3 operation the default storage's client sends, by name, in order."""
+    sent: list[str] = []
+    events = default_storage.connection.meta.client.meta.events
+
+    def record(model, **_kwargs):
+        sent.append(model.name)
+
+    events.register("before-call.s3", record)
+    yield sent
+    events.unregister("before-call.s3", record)
+
+
+def _body(key: str) -> bytes:
+    return s3_client().get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)["Body"].read()
+
+
+def test_the_media_storage_is_the_conditional_put_backend():
+    assert isinstance(default_storage, MediaS3Storage)
+    assert default_storage.file_overwrite is False
+
+
+def test_a_new_small_file_is_stored_with_one_put_and_no_existence_check(requests_sent):
+    key = default_storage.save("media/test/one-put.wav", ContentFile(b"RIFF" + b"\0" * 1000))
+
+    assert key == "media/test/one-put.wav"
+    assert requests_sent == ["PutObject"]
+    assert _body(key) == b"RIFF" + b"\0" * 1000
+
+
+def test_a_taken_name_is_never_replaced_and_the_new_file_gets_a_free_name(requests_sent):
+    first = default_storage.save("media/test/taken.wav", ContentFile(b"first"))
+    second = default_storage.save("media/test/taken.wav", ContentFile(b"second"))
+
+    assert first == "media/test/taken.wav"
+    assert second != first and second.startswith("media/test/taken_")
+    assert _body(first) == b"first"
+    assert _body(second) == b"second"
+    # The second save: the refused conditional PUT, the base class's search, the PUT.
+    assert requests_sent[1] == "PutObject" and "HeadObject" in requests_sent[2:]
+
+
+def test_a_file_over_one_part_takes_the_multipart_path_and_is_not_replaced_either():
+    storage = MediaS3Storage(**settings.STORAGES["default"]["OPTIONS"])
+    storage.transfer_config.multipart_threshold = 5 * 1024 * 1024
+    storage.transfer_config.multipart_chunksize = 5 * 1024 * 1024
+    big = b"x" * (storage.transfer_config.multipart_threshold + 1)
+    storage.save("media/test/big.bin", ContentFile(b"small"))
+
+    key = storage.save("media/test/big.bin", ContentFile(big))
+
+    assert key != "media/test/big.bin"
+    assert _body("media/test/big.bin") == b"small"
+    assert _body(key) == big
+
+
+def test_the_base_class_behaviour_stays_where_overwriting_is_asked_for():
+    options = {**settings.STORAGES["default"]["OPTIONS"], "file_overwrite": True}
+    storage = MediaS3Storage(**options)
+    storage.save("media/test/replace.txt", ContentFile(b"old"))
+
+    key = storage.save("media/test/replace.txt", ContentFile(b"new"))
+
+    assert key == "media/test/replace.txt"
+    assert _body(key) == b"new"
+    assert issubclass(MediaS3Storage, S3Storage)
