@@ -127,9 +127,11 @@ _read_once: ContextVar[dict | None] = ContextVar("billing_read_once", default=No
 
 @contextmanager
 def billing_read_once():
-    """Within the block (a worker's job), each user's plan and cap override entries are
-    read from the cache once and then kept: a job reads its owner's plan at its start,
-    its transcription's reservation, its end and its usage record."""
+    """Within the block (a worker's job, a web request), each user's plan and cap override
+    entries are read from the cache once and then kept: a job reads its owner's plan at
+    its start, its transcription's reservation, its end and its usage record; an upload
+    at the API's plan check, the size and quota checks and the cost cap. A change to a
+    subscription or an override within the block forgets the kept entry too."""
     token = _read_once.set({})
     try:
         yield
@@ -150,6 +152,13 @@ def _cache_get(key: str):
     return value
 
 
+def _cache_forget(key: str) -> None:
+    memo = _read_once.get()
+    if memo is not None:
+        memo.pop(key, None)
+    cache.delete(key)
+
+
 def _cache_set(key: str, value, *, timeout: int) -> None:
     memo = _read_once.get()
     if memo is not None:
@@ -166,7 +175,7 @@ def _plan_cache_key(user_id) -> str:
 
 def plan_cache_forget(*, user_id) -> None:
     """Drop the cached plan of a user; called whenever one of their subscriptions changes."""
-    cache.delete(_plan_cache_key(user_id))
+    _cache_forget(_plan_cache_key(user_id))
 
 
 def plan_for_user(*, user, now: datetime | None = None) -> Plan:
@@ -303,7 +312,7 @@ def _cap_override_cache_key(user_id) -> str:
 
 def cap_override_cache_forget(*, user_id) -> None:
     """Drop the cached override of a user; called whenever their override row changes."""
-    cache.delete(_cap_override_cache_key(user_id))
+    _cache_forget(_cap_override_cache_key(user_id))
 
 
 def _cap_override(*, user) -> int | None:

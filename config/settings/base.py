@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "billing.middleware.BillingReadOnceMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

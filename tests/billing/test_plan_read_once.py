@@ -1,0 +1,53 @@
+"""A request reads its user's plan from the cache once, and a subscription changed within
+it is still seen at once."""
+
+from __future__ import annotations
+
+import pytest
+import redis.client
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from billing import selectors as billing_selectors
+from tests.factories import SubscriptionFactory
+from tests.helpers import wav_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cache_reads(monkeypatch):
+    """The keys of every GET sent to Redis, in order."""
+    keys: list[str] = []
+    send = redis.client.Redis.execute_command
+
+    def recording(self, *args, **options):
+        if args and args[0] in ("GET", "MGET"):
+            keys.extend(str(k) for k in args[1:])
+        return send(self, *args, **options)
+
+    monkeypatch.setattr(redis.client.Redis, "execute_command", recording)
+    return keys
+
+
+def test_an_api_upload_reads_its_owners_plan_and_override_once(api, user, cache_reads):
+    upload = SimpleUploadedFile("clip.wav", wav_bytes())
+    response = api.post("/api/v1/jobs/", {"file": upload}, format="multipart")
+
+    assert response.status_code == 201, response.content
+    assert sum(f"billing:plan:{user.pk}" in key for key in cache_reads) == 1
+    assert sum(f"billing:cap-override:{user.pk}" in key for key in cache_reads) <= 1
+
+
+def test_each_request_reads_the_plan_again(api, user, cache_reads):
+    api.get("/api/v1/jobs/")
+    api.get("/api/v1/jobs/")
+
+    assert sum(f"billing:plan:{user.pk}" in key for key in cache_reads) == 2
+
+
+def test_a_subscription_changed_within_the_block_is_seen_by_the_next_read(user):
+    with billing_selectors.billing_read_once():
+        assert billing_selectors.plan_for_user(user=user).code == "free"
+        SubscriptionFactory(user=user, plan_code="creator")
+
+        assert billing_selectors.plan_for_user(user=user).code == "creator"
