@@ -2,8 +2,9 @@
 from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
+
+from config.compiled_reads import CompiledRead
 
 from . import exports
 from .models import (
@@ -21,19 +22,34 @@ def caption_jobs_for_owner(*, owner) -> QuerySet[CaptionJob]:
     return CaptionJob.objects.filter(owner=owner).select_related("asset")
 
 
-def caption_job_get_for_owner(*, owner, job_id) -> CaptionJob:
-    """The owner's job, or Http404: another user's id looks exactly like a missing one."""
-    return get_object_or_404(caption_jobs_for_owner(owner=owner), pk=job_id)
-
+# The two reads every job page, poll and API call makes: compiled once per process.
+_OWNER, _PK = CaptionJob._meta.get_field("owner"), CaptionJob._meta.pk
+_job_for_owner = CompiledRead(
+    CaptionJob, lambda owner, pk: caption_jobs_for_owner(owner=owner).filter(pk=pk),
+    owner=_OWNER, pk=_PK)
 
 STATUS_FIELDS = ("id", "owner_id", "status", "stage", "progress", "progress_eta_at",
                  "error_message")
+_job_status_for_owner = CompiledRead(
+    CaptionJob, lambda owner, pk: CaptionJob.objects.filter(owner=owner, pk=pk)
+    .only(*STATUS_FIELDS), owner=_OWNER, pk=_PK)
+
+
+def _one_or_404(rows: list[CaptionJob]) -> CaptionJob:
+    if not rows:
+        raise Http404("No job matches the given query.")
+    return rows[0]
+
+
+def caption_job_get_for_owner(*, owner, job_id) -> CaptionJob:
+    """The owner's job with its asset, or Http404: another user's id looks exactly like
+    a missing one."""
+    return _one_or_404(_job_for_owner(owner=owner.pk, pk=job_id))
 
 
 def caption_job_status_for_owner(*, owner, job_id) -> CaptionJob:
     """The few fields a page's status poll shows, or Http404 (as ``caption_job_get_for_owner``)."""
-    return get_object_or_404(
-        CaptionJob.objects.filter(owner=owner).only(*STATUS_FIELDS), pk=job_id)
+    return _one_or_404(_job_status_for_owner(owner=owner.pk, pk=job_id))
 
 
 def caption_job_transcript(*, job: CaptionJob) -> Transcript | None:

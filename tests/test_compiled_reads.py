@@ -1,0 +1,96 @@
+"""A compiled read gives what its QuerySet gives, compiled once (``config/compiled_reads.py``)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import Http404
+from django.test.utils import CaptureQueriesContext
+
+from captions import selectors
+from captions.models import CaptionJob, JobStatus, MediaAsset
+from config.compiled_reads import CompiledRead
+from tests.factories import CaptionJobFactory, MediaAssetFactory
+
+pytestmark = pytest.mark.django_db
+
+OWNER, PK = CaptionJob._meta.get_field("owner"), CaptionJob._meta.pk
+
+
+def _state(obj) -> dict:
+    """Every loaded column of a model instance, and those of what select_related cached."""
+    values = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields
+              if f.attname in obj.__dict__}
+    values["_cached"] = {name: _state(rel) if rel is not None else None
+                         for name, rel in obj._state.fields_cache.items()}
+    return values
+
+
+@pytest.fixture
+def jobs(user):
+    return [
+        CaptionJobFactory(owner=user, stage_seconds={"transcribing": 2.5}, tone="funny",
+                          engine_versions={"model": "base", "sha": "abc"}),
+        CaptionJobFactory(owner=user, status=JobStatus.FAILED, error_code="media_unreadable",
+                          error_message="The file could not be decoded.",
+                          asset=MediaAssetFactory(owner=user, duration_seconds=None)),
+    ]
+
+
+def test_the_job_read_gives_the_querysets_objects_with_their_asset(user, jobs):
+    for job in jobs:
+        expected = CaptionJob.objects.select_related("asset").get(pk=job.pk)
+        got = selectors.caption_job_get_for_owner(owner=user, job_id=job.pk)
+        assert _state(got) == _state(expected)
+        assert isinstance(got.asset, MediaAsset) and got.stage_seconds == expected.stage_seconds
+        assert got._state.adding is False and got._state.db == "default"
+
+
+def test_the_status_read_loads_only_the_polled_fields(user, jobs):
+    got = selectors.caption_job_status_for_owner(owner=user, job_id=jobs[1].pk)
+    assert set(got.__dict__) - {"_state"} == set(selectors.STATUS_FIELDS)
+    assert got.error_message == "The file could not be decoded."
+    assert got.get_deferred_fields() >= {"tone", "asset_id"}
+
+
+def test_each_call_is_one_query_with_its_own_values(user, other_user, jobs):
+    selectors.caption_job_get_for_owner(owner=user, job_id=jobs[0].pk)  # compiled
+    with CaptureQueriesContext(connection) as captured:
+        first = selectors.caption_job_get_for_owner(owner=user, job_id=jobs[0].pk)
+        second = selectors.caption_job_get_for_owner(owner=user, job_id=str(jobs[1].pk))
+        with pytest.raises(Http404):
+            selectors.caption_job_get_for_owner(owner=other_user, job_id=jobs[0].pk)
+        with pytest.raises(Http404):
+            selectors.caption_job_status_for_owner(owner=user, job_id=uuid.uuid4())
+    assert (first.pk, second.pk) == (jobs[0].pk, jobs[1].pk)
+    assert len(captured.captured_queries) == 4
+    assert captured.captured_queries[0]["sql"].count('"captions_mediaasset"."kind"') == 1
+
+
+def test_a_value_that_is_not_an_id_is_refused_as_by_the_orm(user):
+    with pytest.raises(ValidationError):
+        selectors.caption_job_get_for_owner(owner=user, job_id="not-a-uuid")
+
+
+def test_reads_that_are_not_plain_are_refused_when_compiled(user):
+    locking = CompiledRead(CaptionJob, lambda pk: CaptionJob.objects.select_for_update()
+                           .filter(pk=pk), pk=PK)
+    values = CompiledRead(CaptionJob, lambda pk: CaptionJob.objects.filter(pk=pk).values("id"),
+                          pk=PK)
+    unused = CompiledRead(CaptionJob, lambda pk: CaptionJob.objects.all(), pk=PK)
+    for read in (locking, values, unused):
+        with pytest.raises(ValueError):
+            read(pk=uuid.uuid4())
+
+
+def test_annotations_come_back_as_attributes(user, jobs):
+    from django.db.models import F
+
+    read = CompiledRead(CaptionJob, lambda owner: CaptionJob.objects.filter(owner=owner)
+                        .annotate(twice=F("progress") * 2).order_by("created_at"), owner=OWNER)
+    got = read(owner=user.pk)
+    assert [j.pk for j in got] == [j.pk for j in jobs]
+    assert all(j.twice == 2 * j.progress for j in got)
