@@ -94,3 +94,28 @@ def test_annotations_come_back_as_attributes(user, jobs):
     got = read(owner=user.pk)
     assert [j.pk for j in got] == [j.pk for j in jobs]
     assert all(j.twice == 2 * j.progress for j in got)
+
+
+def test_the_session_users_read_is_the_querysets_user(user, other_user):
+    """``User.objects.get(pk=…)`` (session authentication's read) takes the compiled read."""
+    from accounts.models import User
+
+    User.objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as captured:
+        got = User.objects.get(pk=user.pk)
+        with pytest.raises(User.DoesNotExist):
+            User.objects.get(pk=other_user.pk + 1000)
+    assert _state(got) == _state(User.objects.filter(pk=user.pk).first())
+    assert got.check_password("x") is False and got.get_session_auth_hash()
+    assert len(captured.captured_queries) == 2
+    # Any other get is the QuerySet's.
+    assert User.objects.get(email=other_user.email) == other_user
+    assert User.objects.get(pk=user.pk, is_active=True) == user
+
+
+def test_a_page_after_a_password_change_logs_the_old_session_out(user_client, user):
+    assert user_client.get("/").status_code == 200
+    user.set_password("a new and long passphrase")
+    user.save()
+    response = user_client.get("/jobs/new/")
+    assert response.status_code == 302 and "/login" in response["Location"]
