@@ -335,14 +335,22 @@ def test_progress_is_reported_as_ffmpeg_renders_and_other_audio_is_made_aac(tmp_
 
 
 def test_ffmpeg_past_its_time_limit_is_stopped_with_a_timeout(tmp_path, clip):
+    """An ffmpeg that stalls (a hung network mount, a pathological file) writes no
+    progress line; the deadline still stops it. The stall is made certain with an
+    "ffmpeg" that only sleeps: a real encode racing a short deadline finishes first on a
+    fast machine."""
     from engines import media
     from engines.errors import MediaToolFailed
 
+    stalled = tmp_path / "ffmpeg"
+    stalled.write_text("#!/bin/sh\nexec sleep 600\n")
+    stalled.chmod(0o755)
     with pytest.raises(MediaToolFailed) as stopped:
         burn_engine.burn_in(str(clip), str(tmp_path / "o.mp4"), cues=[],
                             style=burn_engine.BurnInStyle(), info=media.probe(str(clip)),
-                            workdir=str(tmp_path), preset="placebo", timeout=0.3)
+                            workdir=str(tmp_path), ffmpeg=str(stalled), timeout=0.5)
     assert stopped.value.code == "media_timeout"
+    assert "stopped" in str(stopped.value)
 
 
 def test_a_phone_video_stored_sideways_is_burned_upright(user, video_plan, clip, render,
