@@ -126,56 +126,59 @@ def cost_reservation_create(
             return CostReservation.objects.get(key=key)
 
 
-# The common reservation in two statements, with no read before them: the hour's window
-# is created or locked and charged in one upsert whose condition is the cap, evaluated on
-# the locked row (so parallel reservations are admitted one at a time, as under
-# ``_locked_window``); then the reservation row. Anything else (the cap refuses, the key
-# already holds a live reservation) returns None, for the locked path to decide and say.
-_RESERVE_WINDOW_SQL = """\
-INSERT INTO billing_costwindow AS w (user_id, window_start, reserved_micros, settled_micros)
-SELECT %(user)s, %(start)s, %(amount)s, 0
-WHERE %(amount)s <= %(cap)s AND NOT EXISTS (
-    SELECT 1 FROM billing_costreservation WHERE key = %(key)s AND status <> 'released')
-ON CONFLICT (user_id, window_start) DO UPDATE
-    SET reserved_micros = w.reserved_micros + EXCLUDED.reserved_micros
-    WHERE w.reserved_micros + w.settled_micros + EXCLUDED.reserved_micros <= %(cap)s
-RETURNING w.id
-"""
-# A released reservation of the same key moves to this window as a new hold; a live one
-# (reserved in parallel since the statement above) is left alone: no row comes back.
-_RESERVE_ROW_SQL = """\
-INSERT INTO billing_costreservation AS r (user_id, window_id, key, kind, job_id,
-    reserved_micros, status, created_at, expires_at)
-VALUES (%(user)s, %(window)s, %(key)s, %(kind)s, %(job)s, %(amount)s, 'reserved', %(now)s,
-    %(expires)s)
-ON CONFLICT (key) DO UPDATE SET window_id = EXCLUDED.window_id, status = 'reserved',
-    reserved_micros = EXCLUDED.reserved_micros, settled_micros = NULL,
-    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, finished_at = NULL
-    WHERE r.status = 'released'
-RETURNING r.id
+# The common reservation in one statement, with no read before it: the hour's window is
+# created or locked and charged in an upsert whose condition is the cap, evaluated on the
+# locked row (so parallel reservations are admitted one at a time, as under
+# ``_locked_window``); the reservation row is inserted from that window's id. The row
+# comes back as (window, reservation): no row when the cap refused or the key already
+# holds a live reservation (the locked path then decides and says), a NULL reservation
+# when the same key was reserved in parallel (the window's charge is given back).
+# A released reservation of the same key moves to this window as a new hold.
+_RESERVE_SQL = """\
+WITH w AS (
+    INSERT INTO billing_costwindow AS w (user_id, window_start, reserved_micros,
+        settled_micros)
+    SELECT %(user)s, %(start)s, %(amount)s, 0
+    WHERE %(amount)s <= %(cap)s AND NOT EXISTS (
+        SELECT 1 FROM billing_costreservation WHERE key = %(key)s AND status <> 'released')
+    ON CONFLICT (user_id, window_start) DO UPDATE
+        SET reserved_micros = w.reserved_micros + EXCLUDED.reserved_micros
+        WHERE w.reserved_micros + w.settled_micros + EXCLUDED.reserved_micros <= %(cap)s
+    RETURNING w.id
+), r AS (
+    INSERT INTO billing_costreservation AS r (user_id, window_id, key, kind, job_id,
+        reserved_micros, status, created_at, expires_at)
+    SELECT %(user)s, w.id, %(key)s, %(kind)s, %(job)s, %(amount)s, 'reserved', %(now)s,
+        %(expires)s FROM w
+    ON CONFLICT (key) DO UPDATE SET window_id = EXCLUDED.window_id, status = 'reserved',
+        reserved_micros = EXCLUDED.reserved_micros, settled_micros = NULL,
+        created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
+        finished_at = NULL
+        WHERE r.status = 'released'
+    RETURNING r.id
+)
+SELECT w.id, r.id FROM w LEFT JOIN r ON TRUE
 """
 
 
 def _reserve_at_once(*, user_id, start, key, kind, job_id, amount, cap, now,
                      expires_at) -> CostReservation | None:
     if connection.vendor != "postgresql":
-        return None  # the statements are PostgreSQL's; the locked path decides elsewhere
+        return None  # the statement is PostgreSQL's; the locked path decides elsewhere
     params = {"user": user_id, "start": start, "amount": amount, "cap": cap, "key": key,
               "kind": kind, "job": job_id, "now": now, "expires": expires_at}
     with connection.cursor() as cursor:
-        cursor.execute(_RESERVE_WINDOW_SQL, params)
+        cursor.execute(_RESERVE_SQL, params)
         row = cursor.fetchone()
         if row is None:
             return None
-        params["window"] = row[0]
-        cursor.execute(_RESERVE_ROW_SQL, params)
-        row = cursor.fetchone()
-        if row is None:
+        window_id, reservation_id = row
+        if reservation_id is None:
             # The same call was reserved in parallel: give this hold back, keep theirs.
             cursor.execute("UPDATE billing_costwindow SET reserved_micros = reserved_micros - "
-                           "%s WHERE id = %s", [amount, params["window"]])
+                           "%s WHERE id = %s", [amount, window_id])
             return CostReservation.objects.get(key=key)
-    return CostReservation(id=row[0], user_id=user_id, window_id=params["window"], key=key,
+    return CostReservation(id=reservation_id, user_id=user_id, window_id=window_id, key=key,
                            kind=kind, job_id=job_id, reserved_micros=amount,
                            status=ReservationStatus.RESERVED, created_at=now,
                            expires_at=expires_at)

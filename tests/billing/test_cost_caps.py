@@ -53,6 +53,32 @@ def test_200_parallel_reservations_of_ten_cents_under_a_one_dollar_cap_admit_exa
     assert window.reserved_micros == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_one_call_redelivered_in_parallel_holds_its_cost_once():
+    """Eight deliveries of the same call reserve at once: one hold, charged to the window
+    once; the others get that hold back (the window's charge they made is returned)."""
+    user = UserFactory()
+    cap(user, 1.00)
+    now = datetime.now(UTC)
+
+    def attempt(_i):
+        try:
+            return cost_ledger.cost_reservation_create(
+                user=user, key="job-x:1:0", amount_micros=DOLLAR // 10, kind="llm",
+                now=now).pk
+        finally:
+            connection.close()
+
+    for _round in range(5):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            held = set(pool.map(attempt, range(8)))
+        assert len(held) == 1
+        assert CostReservation.objects.get().status == ReservationStatus.RESERVED
+        assert CostWindow.objects.get(user=user).reserved_micros == DOLLAR // 10
+        cost_ledger.cost_reservation_release(key="job-x:1:0")
+        assert CostWindow.objects.get(user=user).reserved_micros == 0
+
+
 @pytest.mark.django_db
 def test_calls_on_each_side_of_the_hour_land_in_their_own_window_and_the_cap_resets_once():
     user = UserFactory()
