@@ -83,7 +83,8 @@ class _ApiKeyThrottle(BaseThrottle):
         them, so the cache API reads the same keys."""
         client = backend.client.get_client(write=True)
         key = backend.make_and_validate_key(counter)
-        pipe = client.pipeline(transaction=False)
+        # MULTI/EXEC, in the same round trip: nothing (an eviction) between SET and INCR.
+        pipe = client.pipeline(transaction=True)
         pipe.set(key, 0, ex=2 * self.duration + 1, nx=True)
         pipe.incr(key)
         pipe.get(backend.make_and_validate_key(previous))

@@ -8,10 +8,12 @@ Direct uploads (presigned PUTs, object checks, copies) exist only where media is
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
 # S3's answers that mean "not now" rather than something about the object or our request.
 _BUSY_CODES = {"SlowDown", "RequestTimeout", "ServiceUnavailable", "InternalError", "Throttling"}
+# The max_length of the save in progress (``MediaS3Storage.save``), per thread and task.
+_SAVE_MAX_LENGTH: ContextVar[int | None] = ContextVar("media_save_max_length", default=None)
 
 
 class StorageUnavailable(ServiceUnavailable):
@@ -81,6 +85,15 @@ class MediaS3Storage(S3Storage):
     Larger objects, gzip, and ``file_overwrite=True`` take the base class's path.
     """
 
+    def save(self, name, content, max_length=None):
+        # Django passes the field's max_length to get_available_name only; a free name
+        # looked for later (in _save) must respect it too.
+        token = _SAVE_MAX_LENGTH.set(max_length)
+        try:
+            return super().save(name, content, max_length=max_length)
+        finally:
+            _SAVE_MAX_LENGTH.reset(token)
+
     def get_available_name(self, name, max_length=None):
         if self.file_overwrite:
             return super().get_available_name(name, max_length)
@@ -88,7 +101,7 @@ class MediaS3Storage(S3Storage):
         return get_available_overwrite_name(clean_name(name), max_length)
 
     def _free_name(self, name):
-        return S3Storage.get_available_name(self, name)
+        return S3Storage.get_available_name(self, name, _SAVE_MAX_LENGTH.get())
 
     def _save(self, name, content):
         size = getattr(content, "size", None)
@@ -97,22 +110,36 @@ class MediaS3Storage(S3Storage):
             if not self.file_overwrite:
                 name = self._free_name(name)
             return super()._save(name, content)
-        cleaned = clean_name(name)
-        key = self._normalize_name(cleaned)
-        params = self._get_write_parameters(key, content)
         if is_seekable(content):
             content.seek(0)
-        body = content.read()
+        body = content.read()  # read once: a retry under another name sends these bytes
         if isinstance(body, str):
             body = body.encode(getattr(content, "encoding", None) or "utf-8")
-        try:
-            self.connection.meta.client.put_object(
-                Bucket=self.bucket_name, Key=key, Body=body, IfNoneMatch="*", **params)
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
-                raise
-            return self._save(self._free_name(name), content)  # taken: as the base class
-        return cleaned
+        while True:
+            cleaned = clean_name(name)
+            key = self._normalize_name(cleaned)
+            try:
+                self.connection.meta.client.put_object(
+                    Bucket=self.bucket_name, Key=key, Body=body, IfNoneMatch="*",
+                    **self._get_write_parameters(key, content))
+            except ClientError as exc:
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
+                    raise
+                if self._is_this_body(key, body):
+                    # Our own PUT, stored, its answer lost and the request retried by
+                    # botocore: the object is this file, not another one's.
+                    return cleaned
+                name = self._free_name(name)  # taken: a free name, as the base class
+                continue
+            return cleaned
+
+    def _is_this_body(self, key: str, body: bytes) -> bool:
+        """Whether the object at ``key`` holds ``body``: a one-part object's ETag is its
+        MD5, unless S3 encrypted it with a KMS key (then it is not, and we say no)."""
+        head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key)
+        etag = head.get("ETag", "").strip('"')
+        return (head.get("ContentLength") == len(body)
+                and etag == hashlib.md5(body, usedforsecurity=False).hexdigest())
 
 
 def media_key(*, owner_id, ext: str) -> str:

@@ -26,6 +26,8 @@ from django.db import connections, router
 from django.db.models import Field, Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 
+_NO_MATCH = object()  # a value the column cannot hold: no row can match it
+
 
 class _Compiled:
     def __init__(self, queryset: QuerySet, markers: dict, fields: dict, alias: str):
@@ -56,8 +58,9 @@ class CompiledRead:
     """``build(**markers)`` compiled once per database; ``read(**values)`` runs it.
 
     ``model`` is what the read returns (and what the database router is asked about);
-    ``fields`` names the model field each parameter is compared with: values are
-    checked and prepared as the ORM would (``to_python``, ``get_db_prep_value``).
+    ``fields`` names the model field each parameter is compared with for equality:
+    values are checked and prepared as the ORM would (``get_prep_value``,
+    ``get_db_prep_value``), and an integer the column cannot hold matches nothing.
     """
 
     def __init__(self, model: type[Model], build: Callable[..., QuerySet], **fields: Field):
@@ -94,12 +97,28 @@ class CompiledRead:
         connection = connections[alias]
         params = list(compiled.params)
         for i, name in compiled.slots:
-            field = self.fields[name]
-            params[i] = field.get_db_prep_value(field.to_python(values[name]), connection)
+            value = self._prepared(self.fields[name], values[name], connection)
+            if value is _NO_MATCH:
+                return []
+            params[i] = value
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         return [self._instance(compiled, row, alias, connection) for row in rows]
+
+    @staticmethod
+    def _prepared(field: Field, value, connection):
+        """``value`` as the ORM sends it for ``field = value``: converted by the field (a
+        wrong type raises as the QuerySet would), and an integer outside the column's
+        range matches nothing (``_NO_MATCH``), as Django's exact lookup decides."""
+        target = field.target_field if field.is_relation else field
+        value = target.get_prep_value(value)
+        ranges = connection.ops.integer_field_ranges
+        if value is not None and target.get_internal_type() in ranges:
+            low, high = ranges[target.get_internal_type()]
+            if (low is not None and value < low) or (high is not None and value > high):
+                return _NO_MATCH
+        return target.get_db_prep_value(value, connection, prepared=True)
 
     @staticmethod
     def _instance(compiled: _Compiled, row, alias: str, connection) -> Model:

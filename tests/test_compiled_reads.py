@@ -119,3 +119,36 @@ def test_a_page_after_a_password_change_logs_the_old_session_out(user_client, us
     user.save()
     response = user_client.get("/jobs/new/")
     assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_an_id_the_column_cannot_hold_matches_nothing_and_a_word_raises_as_the_orm(user):
+    """allauth's reset link decodes a base36 user id and expects DoesNotExist or
+    ValueError, never an overflow from the database driver."""
+    from accounts.models import User
+
+    for compiled in (True, False):
+        manager = User.objects if compiled else User.objects.db_manager("default")
+        with pytest.raises(User.DoesNotExist):
+            manager.get(pk=2**63 + 5)
+        with pytest.raises(User.DoesNotExist):
+            manager.get(pk=-(2**63) - 5)
+        with pytest.raises(ValueError):
+            manager.get(pk="zz")
+
+
+def test_a_related_manager_and_a_migrations_model_keep_their_own_get(user, other_user):
+    from django.contrib.auth.models import Group
+    from django.db.migrations.executor import MigrationExecutor
+
+    from accounts.models import User
+
+    staff = Group.objects.create(name="support")
+    staff.user_set.add(user)
+    assert staff.user_set.get(pk=user.pk) == user
+    with pytest.raises(User.DoesNotExist):
+        staff.user_set.get(pk=other_user.pk)  # a user, but not in the group
+
+    state = MigrationExecutor(connection).loader.project_state()
+    historical = state.apps.get_model("accounts", "User")
+    got = historical.objects.get(pk=user.pk)
+    assert type(got) is historical and got.email == user.email

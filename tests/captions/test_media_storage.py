@@ -83,3 +83,59 @@ def test_the_base_class_behaviour_stays_where_overwriting_is_asked_for():
     assert key == "media/test/replace.txt"
     assert _body(key) == b"new"
     assert issubclass(MediaS3Storage, S3Storage)
+
+
+def test_a_put_stored_but_unanswered_and_retried_is_the_same_file_not_a_copy(requests_sent):
+    """botocore retries a PUT whose answer was lost; the retry meets our own object (412).
+    That is this file, stored: the name stays, and no second copy is left behind."""
+    body = b"RIFF" + b"retried" * 100
+    s3_client().put_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME,
+                           Key="media/test/retried.wav", Body=body)  # the lost first try
+
+    key = default_storage.save("media/test/retried.wav", ContentFile(body))
+
+    assert key == "media/test/retried.wav"
+    assert _body(key) == body
+    listed = s3_client().list_objects_v2(Bucket=settings.AWS_STORAGE_BUCKET_NAME,
+                                         Prefix="media/test/retried")
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+
+
+def test_a_free_name_found_after_a_refused_put_keeps_the_fields_length_limit():
+    name = "media/test/" + "n" * 85 + ".wav"  # 100 characters
+    assert len(name) == 100
+    default_storage.save(name, ContentFile(b"first"), max_length=100)
+
+    second = default_storage.save(name, ContentFile(b"second"), max_length=100)
+
+    assert second != name and len(second) <= 100
+    assert _body(second) == b"second"
+
+
+class _OneWayStream:
+    """A body that can be read once and not rewound (a request stream, a pipe)."""
+
+    closed = False
+
+    def __init__(self, data: bytes):
+        self._data = data
+
+    def read(self, *_args):
+        data, self._data = self._data, b""
+        return data
+
+    def seekable(self):
+        return False
+
+
+def test_a_body_that_cannot_be_rewound_is_stored_whole_under_the_free_name():
+    from django.core.files import File
+
+    default_storage.save("media/test/stream.wav", ContentFile(b"first"))
+    content = File(_OneWayStream(b"second, streamed"), name="stream.wav")
+    content.size = len(b"second, streamed")
+
+    key = default_storage.save("media/test/stream.wav", content)
+
+    assert key != "media/test/stream.wav"
+    assert _body(key) == b"second, streamed"
