@@ -10,6 +10,7 @@ from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
 )
+from django.db import close_old_connections
 
 from config import metrics
 from config.log_context import log_context_enter, log_context_exit, task_ids
@@ -33,6 +34,18 @@ def _unbind_log_context(task=None, **_kwargs):
     token = getattr(task.request, "log_context_token", None)
     if token is not None:
         log_context_exit(token)
+
+
+@task_prerun.connect(weak=False)
+@task_postrun.connect(weak=False)
+def _database_connections_between_tasks(task=None, **_kwargs):
+    """What Django does around a request, around a task (``CELERY_DB_REUSE_MAX``): a
+    connection older than CONN_MAX_AGE, or unusable after an error, is closed; one kept
+    is checked before its next use (CONN_HEALTH_CHECKS), so a task after a database
+    restart reconnects. A task run eagerly is inside its caller's work: left alone."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    close_old_connections()
 
 
 @worker_process_init.connect(weak=False)

@@ -255,6 +255,13 @@ CELERY_IMPORTS = ["config.outbox"]
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=4 * 60 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=4 * 60 * 60 - 60)
 CELERY_TASK_ALWAYS_EAGER = False
+# Celery's Django fixup closes every database connection after every task unless this
+# is set, so each job paid for a new PostgreSQL connection (a backend started, the login
+# checked). Set, the fixup closes them only every 2 x this many tasks; otherwise a task's
+# connection is kept or closed as Django does for a request (CONN_MAX_AGE, unusable
+# after an error, checked before reuse: config.celery_app), and CONN_MAX_AGE (60 s in
+# production) recycles it long before the fixup would.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100_000)
 
 # --- Pipeline engines -------------------------------------------------------------
 # A Whisper model name ("tiny", "base", "large-v3", ...), a checkpoint file (.pt) or a
