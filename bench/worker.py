@@ -84,12 +84,15 @@ def install_counters() -> None:
             connection.execute_wrappers.append(count)
         _Counts.queries = _Counts.locks = _Counts.commits = 0
 
+    clients = []  # one Redis client per process: counting must not cost a connection
+
     def flush(task=None, **_kwargs):
         import redis
         from django.conf import settings
 
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        pipe = client.pipeline()
+        if not clients:
+            clients.append(redis.Redis.from_url(settings.REDIS_URL))
+        pipe = clients[0].pipeline()
         prefix = "empty" if task is not None and task.name == "bench.empty" else "job"
         pipe.hincrby(COUNTERS, f"{prefix}_tasks", 1)
         pipe.hincrby(COUNTERS, f"{prefix}_queries", _Counts.queries)
