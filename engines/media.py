@@ -14,7 +14,6 @@ import os
 import struct
 import subprocess
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,9 +88,15 @@ def _run_with_progress(args: list[str], *, timeout: float,
     drain = threading.Thread(target=lambda: stderr_tail.extend(proc.stderr), daemon=True)
     drain.start()
     # The deadline is enforced from outside the reading loop: a stalled ffmpeg writes no line.
-    timer = threading.Timer(timeout, proc.kill)
+    # Whether it struck is what the timer says, not a comparison of clocks read elsewhere.
+    struck = threading.Event()
+
+    def stop() -> None:
+        struck.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, stop)
     timer.start()
-    started = time.monotonic()
     try:
         for raw in proc.stdout:
             on_line(raw.decode("utf-8", "replace").strip())
@@ -103,7 +108,7 @@ def _run_with_progress(args: list[str], *, timeout: float,
     finally:
         timer.cancel()
         drain.join(timeout=5)
-    if returncode != 0 and time.monotonic() - started >= timeout:
+    if returncode != 0 and struck.is_set():
         raise MediaToolFailed(
             f"Processing the media took longer than {timeout:.0f} seconds and was stopped.",
             code="media_timeout",
