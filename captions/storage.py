@@ -8,7 +8,6 @@ Direct uploads (presigned PUTs, object checks, copies) exist only where media is
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import uuid
 from collections.abc import Iterator
@@ -33,6 +32,10 @@ logger = logging.getLogger(__name__)
 STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
 # S3's answers that mean "not now" rather than something about the object or our request.
 _BUSY_CODES = {"SlowDown", "RequestTimeout", "ServiceUnavailable", "InternalError", "Throttling"}
+# Names tried for one save before the store is taken to be failing.
+_FREE_NAME_TRIES = 10
+# User metadata naming the save that stored a one-part object (``MediaS3Storage``).
+SAVE_ID_METADATA = "save-id"
 # The max_length of the save in progress (``MediaS3Storage.save``), per thread and task.
 _SAVE_MAX_LENGTH: ContextVar[int | None] = ContextVar("media_save_max_length", default=None)
 
@@ -115,31 +118,37 @@ class MediaS3Storage(S3Storage):
         body = content.read()  # read once: a retry under another name sends these bytes
         if isinstance(body, str):
             body = body.encode(getattr(content, "encoding", None) or "utf-8")
-        while True:
+        # Names this save: a 412 on an object carrying it is our own PUT, stored, whose
+        # answer was lost and which botocore sent again; not another file's name.
+        save_id = uuid.uuid4().hex
+        for _attempt in range(_FREE_NAME_TRIES):
             cleaned = clean_name(name)
             key = self._normalize_name(cleaned)
+            params = self._get_write_parameters(key, content)
+            params["Metadata"] = {**params.get("Metadata", {}), SAVE_ID_METADATA: save_id}
             try:
                 self.connection.meta.client.put_object(
-                    Bucket=self.bucket_name, Key=key, Body=body, IfNoneMatch="*",
-                    **self._get_write_parameters(key, content))
+                    Bucket=self.bucket_name, Key=key, Body=body, IfNoneMatch="*", **params)
             except ClientError as exc:
                 if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
                     raise
-                if self._is_this_body(key, body):
-                    # Our own PUT, stored, its answer lost and the request retried by
-                    # botocore: the object is this file, not another one's.
+                if self._saved_by(key, save_id):
                     return cleaned
                 name = self._free_name(name)  # taken: a free name, as the base class
                 continue
             return cleaned
+        # Every free name found was taken by the time it was written: a store refusing
+        # all conditional PUTs, not a race; said as the storage not answering.
+        raise OSError(f"S3 refused {_FREE_NAME_TRIES} conditional PUTs for {name!r}")
 
-    def _is_this_body(self, key: str, body: bytes) -> bool:
-        """Whether the object at ``key`` holds ``body``: a one-part object's ETag is its
-        MD5, unless S3 encrypted it with a KMS key (then it is not, and we say no)."""
-        head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key)
-        etag = head.get("ETag", "").strip('"')
-        return (head.get("ContentLength") == len(body)
-                and etag == hashlib.md5(body, usedforsecurity=False).hexdigest())
+    def _saved_by(self, key: str, save_id: str) -> bool:
+        try:
+            head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key)
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False  # deleted since it refused us: not ours, and the name is free
+            raise
+        return head.get("Metadata", {}).get(SAVE_ID_METADATA) == save_id
 
 
 def media_key(*, owner_id, ext: str) -> str:

@@ -85,12 +85,20 @@ def test_the_base_class_behaviour_stays_where_overwriting_is_asked_for():
     assert issubclass(MediaS3Storage, S3Storage)
 
 
-def test_a_put_stored_but_unanswered_and_retried_is_the_same_file_not_a_copy(requests_sent):
-    """botocore retries a PUT whose answer was lost; the retry meets our own object (412).
-    That is this file, stored: the name stays, and no second copy is left behind."""
+def test_a_put_stored_but_unanswered_and_retried_is_the_same_file_not_a_copy(monkeypatch):
+    """botocore sends a PUT again when its answer is lost; S3 had stored the first one, so
+    the second meets it (412). That object is this save's: the name stays, no copy."""
+    client = default_storage.connection.meta.client
+    put = client.put_object
+    lost = []
+
+    def stored_then_answer_lost(**kwargs):
+        if not lost:  # the first PUT: S3 stores it, its answer is lost, it is sent again
+            lost.append(put(**kwargs))
+        return put(**kwargs)
+
+    monkeypatch.setattr(client, "put_object", stored_then_answer_lost)
     body = b"RIFF" + b"retried" * 100
-    s3_client().put_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME,
-                           Key="media/test/retried.wav", Body=body)  # the lost first try
 
     key = default_storage.save("media/test/retried.wav", ContentFile(body))
 
@@ -99,6 +107,17 @@ def test_a_put_stored_but_unanswered_and_retried_is_the_same_file_not_a_copy(req
     listed = s3_client().list_objects_v2(Bucket=settings.AWS_STORAGE_BUCKET_NAME,
                                          Prefix="media/test/retried")
     assert [o["Key"] for o in listed["Contents"]] == [key]
+
+
+def test_the_same_bytes_saved_twice_under_one_name_are_two_files():
+    """Two saves are two files even when their bytes are equal: deleting one (retention,
+    a deleted job) must not take the other's away."""
+    first = default_storage.save("media/test/twin.wav", ContentFile(b"same bytes"))
+    second = default_storage.save("media/test/twin.wav", ContentFile(b"same bytes"))
+
+    assert first != second
+    default_storage.delete(first)
+    assert _body(second) == b"same bytes"
 
 
 def test_a_free_name_found_after_a_refused_put_keeps_the_fields_length_limit():
@@ -139,3 +158,27 @@ def test_a_body_that_cannot_be_rewound_is_stored_whole_under_the_free_name():
 
     assert key != "media/test/stream.wav"
     assert _body(key) == b"second, streamed"
+
+
+def test_a_store_that_refuses_every_name_is_a_storage_failure_not_a_loop(monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from captions import storage
+
+    client = default_storage.connection.meta.client
+    refused = ClientError({"Error": {"Code": "PreconditionFailed"},
+                           "ResponseMetadata": {"HTTPStatusCode": 412}}, "PutObject")
+    missing = ClientError({"Error": {"Code": "404"},
+                           "ResponseMetadata": {"HTTPStatusCode": 404}}, "HeadObject")
+
+    def fail(error):
+        def call(**_kwargs):
+            raise error
+        return call
+
+    # Every name looks free to a HEAD, and every PUT is refused.
+    monkeypatch.setattr(client, "put_object", fail(refused))
+    monkeypatch.setattr(client, "head_object", fail(missing))
+
+    with pytest.raises(storage.StorageUnavailable):
+        storage.file_save("media/test/never.wav", ContentFile(b"bytes"))
