@@ -233,7 +233,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--seconds", type=int, help="per endpoint and round (whole seconds)")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=8)
