@@ -34,9 +34,14 @@ def _run(count: int) -> list[int]:
 
 
 @pytest.fixture
-def kept_connections(monkeypatch):
-    """The production setting: a connection may be kept for a minute."""
+def kept_connections(monkeypatch, transactional_db):
+    """The production setting: a connection may be kept for a minute. The worker thread's
+    kept connection is ended afterwards, so it cannot outlive the test's database."""
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)
+    yield
+    with connection.cursor() as cursor:
+        for pid in set(BACKENDS):
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
 def test_tasks_in_a_row_use_one_connection(kept_connections, celery_worker_thread):
