@@ -51,14 +51,18 @@ class StorageUnavailable(ServiceUnavailable):
         )
 
 
+def _http_status(exc: ClientError) -> int:
+    """The HTTP status S3 answered a refused request with (0 when none came back)."""
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+
+
 def storage_not_answering(exc: BaseException) -> bool:
     """True when ``exc`` says the storage did not answer (refused, reset or timed-out
     connections, 5xx and throttling replies), not something about the object (missing,
     forbidden) or a mistake in our request."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return status >= 500 or error.get("Code") in _BUSY_CODES
+        return _http_status(exc) >= 500 or error.get("Code") in _BUSY_CODES
     if isinstance(exc, FileNotFoundError):
         return False
     return isinstance(exc, BotoConnectionError | HTTPClientError | OSError)
@@ -130,7 +134,7 @@ class MediaS3Storage(S3Storage):
                 self.connection.meta.client.put_object(
                     Bucket=self.bucket_name, Key=key, Body=body, IfNoneMatch="*", **params)
             except ClientError as exc:
-                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 412:
+                if _http_status(exc) != 412:
                     raise
                 if self._saved_by(key, save_id):
                     return cleaned
@@ -145,7 +149,7 @@ class MediaS3Storage(S3Storage):
         try:
             head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key)
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            if _http_status(exc) == 404:
                 return False  # deleted since it refused us: not ours, and the name is free
             raise
         return head.get("Metadata", {}).get(SAVE_ID_METADATA) == save_id
