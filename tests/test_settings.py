@@ -65,7 +65,7 @@ def test_environment_switches_to_postgres_redis_and_s3(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     conf = json.loads(result.stdout)
-    assert conf["db"] == "django.db.backends.postgresql"
+    assert conf["db"] == "config.postgres"  # Django's PostgreSQL backend, our health check
     assert conf["cache"] == "django_redis.cache.RedisCache"
     assert conf["storage"] == "captions.storage.MediaS3Storage"
     assert conf["storage_options"]["bucket_name"] == "media-bucket"
@@ -109,7 +109,7 @@ def test_production_never_falls_back_to_local_defaults(tmp_path):
     result = settings_in_subprocess("config.settings.production", PRODUCTION_ENV, tmp_path)
     assert result.returncode == 0, result.stderr
     conf = json.loads(result.stdout)
-    assert conf["db"] == "config.rds"  # PostgreSQL, re-reading a rotated password
+    assert conf["db"] == "config.postgres"  # PostgreSQL, re-reading a rotated password
     assert conf["db_name"] == "captions"
     assert conf["cache"] == "django_redis.cache.RedisCache"
     assert conf["storage"] == "captions.storage.MediaS3Storage"

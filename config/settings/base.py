@@ -96,6 +96,8 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
 # database restart reconnect instead of failing on a connection the server closed.
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, checking a kept connection without a round trip (config.postgres).
+    DATABASES["default"]["ENGINE"] = "config.postgres"
     # A database host that stops answering fails a request in seconds (503), rather than
     # holding it until the web server's own timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(

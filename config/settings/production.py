@@ -53,13 +53,13 @@ MIDDLEWARE = ["config.health.HealthProbeMiddleware", *MIDDLEWARE]  # noqa: F405
 # --- Database: DATABASE_URL, or the parts of the RDS-managed secret -------------------
 # ECS injects the secret's `username` and `password` keys at task start; host, port and
 # name are plain environment. RDS rotates the password: when PostgreSQL refuses the one
-# a task started with, config.rds reads the secret (DATABASE_SECRET_ARN) again.
+# a task started with, config.postgres reads the secret (DATABASE_SECRET_ARN) again.
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "config.rds",
+            "ENGINE": "config.postgres",
             "PASSWORD_SECRET_ARN": _required("DATABASE_SECRET_ARN"),
             "HOST": _required("DATABASE_HOST"),
             "PORT": env.int("DATABASE_PORT", default=5432),
@@ -70,7 +70,9 @@ else:
             "OPTIONS": {"sslmode": env("DATABASE_SSLMODE", default="require")},
         }
     }
-if DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql", "config.rds"):
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "config.postgres"  # the same backend either way
+if DATABASES["default"]["ENGINE"] != "config.postgres":
     raise ImproperlyConfigured("Production runs on PostgreSQL; DATABASE_URL names another engine.")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.db.utils import ConnectionHandler
 
-from config.rds import base as rds
+from config.postgres import base as rds
 from tests.faults.servers import Postgres
 
 
@@ -50,7 +50,7 @@ def secrets(monkeypatch, django_db_blocker):
 def _connection(server: Postgres, password: str, secret_arn: str):
     # A handler of its own: the suite's database connections are not touched.
     handler = ConnectionHandler({"default": {
-        "ENGINE": "config.rds", "NAME": "postgres", "USER": "captions", "PASSWORD": password,
+        "ENGINE": "config.postgres", "NAME": "postgres", "USER": "captions", "PASSWORD": password,
         "HOST": "127.0.0.1", "PORT": server.port, "PASSWORD_SECRET_ARN": secret_arn,
     }})
     return handler["default"]

@@ -42,7 +42,7 @@ locals {
     { name = "DATABASE_HOST", value = var.db_address },
     { name = "DATABASE_PORT", value = tostring(var.db_port) },
     { name = "DATABASE_NAME", value = var.db_name },
-    # Read again by config.rds when PostgreSQL refuses the password (RDS rotated it).
+    # Read again by config.postgres when PostgreSQL refuses the password (RDS rotated it).
     { name = "DATABASE_SECRET_ARN", value = var.db_secret_arn },
     { name = "AWS_STORAGE_BUCKET_NAME", value = var.media_bucket },
     { name = "AWS_S3_REGION_NAME", value = var.region },

@@ -75,7 +75,7 @@ resource "aws_iam_role_policy" "task" {
         ]
       },
       {
-        # The rotated database password (config/rds), read only when the old one is refused.
+        # The rotated database password (config/postgres), read only when the old one is refused.
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
         Resource = [var.db_secret_arn]
@@ -110,7 +110,7 @@ resource "aws_iam_role_policy" "ops" {
         Condition = { StringEquals = { "cloudwatch:namespace" = var.metrics_namespace } }
       },
       {
-        # The publisher reads the database (job age, spend); a rotated password (config/rds).
+        # The publisher reads the database (job age, spend); a rotated password (config/postgres).
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
         Resource = [var.db_secret_arn]

@@ -1,18 +1,31 @@
-"""Django's PostgreSQL backend, re-reading a rotated password from Secrets Manager.
+"""Django's PostgreSQL backend, with two additions.
 
-RDS rotates the master password in its managed secret (every 7 days by default). ECS
-injects the password when a task starts, so a task that outlives a rotation would have
-every new connection refused. This backend keeps using the password it has and, only
-when PostgreSQL refuses it, reads the secret's ``password`` key again and retries once.
-Settings: ``PASSWORD_SECRET_ARN`` beside ``PASSWORD`` in the database's settings.
+**A rotated password.** RDS rotates the master password in its managed secret (every 7
+days by default). ECS injects the password when a task starts, so a task that outlives a
+rotation would have every new connection refused. This backend keeps using the password
+it has and, only when PostgreSQL refuses it, reads the secret's ``password`` key again
+and retries once. Settings: ``PASSWORD_SECRET_ARN`` beside ``PASSWORD`` in the
+database's settings.
 
 The one place that reads Secrets Manager.
+
+**A health check without a round trip.** With ``CONN_HEALTH_CHECKS`` Django checks a
+kept connection before a request (or a Celery task, ``config.celery_app``) first uses
+it, by sending ``SELECT 1``: a round trip on every request and every task. A connection
+that is idle (no transaction open) and whose socket has nothing to read has not been
+told anything by the server since its last answer, so it is usable as far as a ``SELECT
+1`` could tell: a server that restarts, a backend terminated by an administrator or a
+proxy closing an idle connection all close the socket or send a last message first,
+which makes it readable. Only then, or when the connection is not idle, is Django's
+``SELECT 1`` sent. Errors inside a request keep Django's own check
+(``close_if_unusable_or_obsolete``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import select
 import threading
 import time
 
@@ -21,6 +34,7 @@ import psycopg
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.db.backends.postgresql import base
+from psycopg.pq import ConnStatus, TransactionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,3 +85,27 @@ class DatabaseWrapper(base.DatabaseWrapper):
             logger.warning("database password refused; using the rotated one from its secret")
             self.settings_dict["PASSWORD"] = password
             return super().get_new_connection({**conn_params, "password": password})
+
+    def close_if_health_check_failed(self):
+        """Django's check before a request uses a kept connection, sent only when needed."""
+        if (self.connection is None or not self.health_check_enabled
+                or self.health_check_done):
+            return
+        if not self._idle_and_quiet() and not self.is_usable():
+            self.close()
+        self.health_check_done = True
+
+    def _idle_and_quiet(self) -> bool:
+        """True when the server cannot have told this connection anything since its last
+        answer: open, outside a transaction, and nothing to read on its socket."""
+        connection = self.connection
+        try:
+            if (connection.closed or connection.broken
+                    or connection.pgconn.status != ConnStatus.OK
+                    or connection.pgconn.transaction_status != TransactionStatus.IDLE):
+                return False
+            poll = select.poll()
+            poll.register(connection.fileno(), select.POLLIN | select.POLLPRI)
+            return not poll.poll(0)  # readable, hung up or in error: ask the server
+        except (OSError, ValueError, psycopg.Error):
+            return False
