@@ -14,7 +14,12 @@ from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.cache import generation_cached, generation_renew, generation_store
+from config.cache import (
+    cache_user_companions,
+    generation_cached,
+    generation_renew,
+    generation_store,
+)
 from config.errors import ApplicationError
 
 from .models import ApiKey, ApiKeyScope, IdempotencyRecord
@@ -112,15 +117,28 @@ def api_key_cache_forget(*, key_hashes) -> None:
     generation_renew(*(_key_generation_key(h) for h in key_hashes))
 
 
+# A key's user never changes: which user a key hash belongs to, as this process has seen,
+# so a request reads that user's cached entries (their plan) with the key, in one round
+# trip. Bounded: forgotten wholesale when full, which costs a round trip per key, once.
+_KEY_USERS: dict[str, int] = {}
+_KEY_USERS_MAX = 10_000
+
+
 def _api_key_lookup(key_hash: str) -> ApiKey | None:
     """The key with its user, cached under its generation (``config.cache``), so a copy
     read before a revocation was committed is never used after it."""
+    user_id = _KEY_USERS.get(key_hash)
     key, generation = generation_cached(
         key=_key_cache_key(key_hash), generation_key=_key_generation_key(key_hash),
         load=lambda: ApiKey.objects.select_related("user").filter(key_hash=key_hash).first(),
-        timeout=API_KEY_CACHE_SECONDS)
+        timeout=API_KEY_CACHE_SECONDS,
+        also=cache_user_companions(user_id) if user_id is not None else ())
     if key is not None:
         key._cache_generation = generation
+        if user_id is None:
+            if len(_KEY_USERS) >= _KEY_USERS_MAX:
+                _KEY_USERS.clear()
+            _KEY_USERS[key_hash] = key.user_id
     return key
 
 

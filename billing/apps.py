@@ -12,10 +12,13 @@ class BillingConfig(AppConfig):
 
         outbox_source_register(PendingSource("overage_report", overage_reports_pending))
 
-        from config.cache import cache_forget_on_change
+        from config.cache import cache_forget_on_change, cache_user_companion
 
         from .models import CostCapOverride, Subscription
-        from .selectors import cap_override_cache_forget, plan_cache_forget
+        from .selectors import cap_override_cache_forget, plan_cache_forget, plan_cache_key
+
+        # Every API request reads its user's plan: read with the API key, in one round trip.
+        cache_user_companion(plan_cache_key)
 
         cache_forget_on_change(
             Subscription, what=lambda subscription: subscription.user_id,

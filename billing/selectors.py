@@ -16,16 +16,14 @@ Every plan limit is also capped by the server's hard ceilings
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
+
+from config.cache import cache_forget_once, cache_get_once, cache_set_once
 
 from .models import (
     BillingAccount,
@@ -36,8 +34,6 @@ from .models import (
     UsageRecord,
 )
 from .plans import FREE, Plan, plan_get
-
-logger = logging.getLogger(__name__)
 
 GRANTING_STATUSES = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
 
@@ -121,61 +117,13 @@ def subscription_granting(*, user, now: datetime | None = None) -> Subscription 
     return None
 
 
-# Within ``billing_read_once()``: the cache entries already read, by key.
-_read_once: ContextVar[dict | None] = ContextVar("billing_read_once", default=None)
-
-
-@contextmanager
-def billing_read_once():
-    """Within the block (a worker's job, a web request), each user's plan and cap override
-    entries are read from the cache once and then kept: a job reads its owner's plan at
-    its start, its transcription's reservation, its end and its usage record; an upload
-    at the API's plan check, the size and quota checks and the cost cap. A change to a
-    subscription or an override within the block forgets the kept entry too."""
-    token = _read_once.set({})
-    try:
-        yield
-    finally:
-        _read_once.reset(token)
-
-
-def _cache_get(key: str):
-    memo = _read_once.get()
-    if memo is not None and key in memo:
-        return memo[key]
-    try:
-        value = cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache outage falls back to the database
-        value = None
-    if memo is not None and value is not None:
-        memo[key] = value
-    return value
-
-
-def _cache_forget(key: str) -> None:
-    memo = _read_once.get()
-    if memo is not None:
-        memo.pop(key, None)
-    cache.delete(key)
-
-
-def _cache_set(key: str, value, *, timeout: int) -> None:
-    memo = _read_once.get()
-    if memo is not None:
-        memo[key] = value
-    try:
-        cache.set(key, value, timeout=timeout)
-    except Exception:  # noqa: BLE001 - the answer stands; the next read tries again
-        logger.debug("could not cache %s", key, exc_info=True)
-
-
-def _plan_cache_key(user_id) -> str:
+def plan_cache_key(user_id) -> str:
     return f"billing:plan:{user_id}"
 
 
 def plan_cache_forget(*, user_id) -> None:
     """Drop the cached plan of a user; called whenever one of their subscriptions changes."""
-    _cache_forget(_plan_cache_key(user_id))
+    cache_forget_once(plan_cache_key(user_id))
 
 
 def plan_for_user(*, user, now: datetime | None = None) -> Plan:
@@ -195,8 +143,8 @@ def plan_for_user(*, user, now: datetime | None = None) -> Plan:
 
 def _plan_entry(*, user, now: datetime) -> tuple[Plan, tuple[datetime, datetime] | None]:
     """(the plan, the granting subscription's current period, if it has one)."""
-    key = _plan_cache_key(user.pk)
-    cached = _cache_get(key)
+    key = plan_cache_key(user.pk)
+    cached = cache_get_once(key)
     if cached is not None and len(cached) == 4:
         code, valid_from, valid_until, period = cached
         plan = plan_get(code)
@@ -212,7 +160,7 @@ def _plan_entry(*, user, now: datetime) -> tuple[Plan, tuple[datetime, datetime]
     valid_until = now.timestamp() + ttl
     if until is not None:
         valid_until = min(valid_until, until.timestamp())
-    _cache_set(key, (plan.code, now.timestamp(), valid_until, period), timeout=ttl)
+    cache_set_once(key, (plan.code, now.timestamp(), valid_until, period), timeout=ttl)
     return plan, period
 
 
@@ -312,7 +260,7 @@ def _cap_override_cache_key(user_id) -> str:
 
 def cap_override_cache_forget(*, user_id) -> None:
     """Drop the cached override of a user; called whenever their override row changes."""
-    _cache_forget(_cap_override_cache_key(user_id))
+    cache_forget_once(_cap_override_cache_key(user_id))
 
 
 def _cap_override(*, user) -> int | None:
@@ -320,13 +268,13 @@ def _cap_override(*, user) -> int | None:
     kept in the cache (as ``(cap or None,)``) for ``BILLING_PLAN_CACHE_SECONDS`` and
     dropped whenever the user's override row is saved or deleted (``billing.apps``)."""
     key = _cap_override_cache_key(user.pk)
-    cached = _cache_get(key)
+    cached = cache_get_once(key)
     if isinstance(cached, tuple) and len(cached) == 1:
         return cached[0]
     override = CostCapOverride.objects.filter(user=user).values_list(
         "hourly_cap_micros", flat=True
     ).first()
-    _cache_set(key, (override,), timeout=settings.BILLING_PLAN_CACHE_SECONDS)
+    cache_set_once(key, (override,), timeout=settings.BILLING_PLAN_CACHE_SECONDS)
     return override
 
 

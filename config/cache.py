@@ -10,7 +10,9 @@ and requests go on unthrottled rather than failing.
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -36,13 +38,96 @@ class FailOpenClient(DefaultClient):
             return True
 
 
+# --- Read once: within a request or a job, each entry is read from Redis once ------------
+
+# Within ``cache_read_once()``: the entries already read (or read ahead), by key.
+_read_once: ContextVar[dict | None] = ContextVar("cache_read_once", default=None)
+# What is read alongside a user's own cached entries (``generation_cached``'s ``also``):
+# each function gives one key for a user's id (billing registers the user's plan).
+_USER_COMPANIONS: list[Callable[[object], str]] = []
+
+
+@contextmanager
+def cache_read_once() -> Iterator[None]:
+    """Within the block (a web request: ``ReadOnceMiddleware``; a worker's job), each
+    entry read with ``cache_get_once`` comes from Redis once and is then kept; a change
+    made within the block (``cache_set_once``, ``cache_forget_once``) is kept too."""
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
+def cache_get_once(key: str):
+    """The cached value (None when absent, or while Redis is down), read once per block."""
+    memo = _read_once.get()
+    if memo is not None and key in memo:
+        return memo[key]
+    try:
+        value = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache outage falls back to the database
+        value = None
+    if memo is not None and value is not None:
+        memo[key] = value
+    return value
+
+
+def cache_set_once(key: str, value, *, timeout: float) -> None:
+    memo = _read_once.get()
+    if memo is not None:
+        memo[key] = value
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception:  # noqa: BLE001 - the answer stands; the next read tries again
+        logger.debug("could not cache %s", key, exc_info=True)
+
+
+def cache_forget_once(key: str) -> None:
+    memo = _read_once.get()
+    if memo is not None:
+        memo.pop(key, None)
+    cache.delete(key)
+
+
+def cache_user_companion(key_for_user: Callable[[object], str]) -> None:
+    """Read the entry ``key_for_user(user_id)`` alongside a user's own cached entries."""
+    if key_for_user not in _USER_COMPANIONS:
+        _USER_COMPANIONS.append(key_for_user)
+
+
+def cache_user_companions(user_id) -> list[str]:
+    """The keys to read ahead with a user's entry, within a ``cache_read_once`` block
+    (outside one there is nowhere to keep them: none)."""
+    if _read_once.get() is None:
+        return []
+    return [key_for_user(user_id) for key_for_user in _USER_COMPANIONS]
+
+
+class ReadOnceMiddleware:
+    """Each request reads a cache entry at most once (``cache_read_once``): an API upload
+    asked for the owner's plan at the API's plan check, the size and quota checks, the
+    quota admission and the cost cap, six reads of one Redis entry, and an API key's
+    request reads its user's plan with the key itself (one round trip)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with cache_read_once():
+            return self.get_response(request)
+
+
+# --- Generations ---------------------------------------------------------------------------
+
+
 def generation_renew(*generation_keys: str) -> None:
     """A new generation under each key: every copy cached under an older one is stale."""
     cache.set_many({key: uuid.uuid4().hex for key in generation_keys}, timeout=None)
 
 
 def generation_cached(*, key: str, generation_key: str, load: Callable[[], T],
-                      timeout: float) -> tuple[T, str | None]:
+                      timeout: float, also: Sequence[str] = ()) -> tuple[T, str | None]:
     """``load()``'s answer, from the cache when a copy of the current generation is there.
 
     A copy is stored under the generation read *before* the database was read, so a copy
@@ -50,9 +135,17 @@ def generation_cached(*, key: str, generation_key: str, load: Callable[[], T],
     generation once committed, ``generation_renew``). None is never cached. A cache
     outage reads the database. Returns the answer and the generation it is valid under
     (None when the cache did not answer), for a caller that re-stores it later.
+
+    ``also``: other keys read in the same round trip and kept for ``cache_get_once``
+    within the current ``cache_read_once`` block (see ``cache_user_companions``).
     """
     try:
-        cached = cache.get_many([key, generation_key])
+        cached = cache.get_many([key, generation_key, *also])
+        memo = _read_once.get()
+        if memo is not None:
+            for extra in also:
+                if cached.get(extra) is not None:
+                    memo.setdefault(extra, cached[extra])
         generation = cached.get(generation_key)
         if generation is None:
             generation = uuid.uuid4().hex

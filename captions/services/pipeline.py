@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from billing import cost_ledger
 from billing import selectors as billing_selectors
+from config.cache import cache_read_once
 from config.humanize import format_duration
 from config.outages import outage_of
 from engines import caption_writer, images, media, stt
@@ -224,7 +225,7 @@ def caption_job_run(*, job_id, attempt_token: str = "") -> CaptionJob | None:
     (``caption_job_attempt_crashed`` says whether); the attempt count bounds the retries.
     ``attempt_token`` names the task execution (``caption_job_start``).
     """
-    with billing_selectors.billing_read_once():  # the owner's plan read once per job
+    with cache_read_once():  # the owner's plan read once per job
         # The transcription is reserved in the transaction that starts the attempt.
         job, hold = caption_job_start_reserving(job_id=job_id, attempt_token=attempt_token)
         if job is None:
@@ -239,7 +240,7 @@ def caption_job_resume_managed(*, job_id, attempt_token: str) -> CaptionJob | No
     Called by the managed engine's poll task; ``caption_job_managed_claim`` lets one
     execution through. Raises like ``caption_job_run``.
     """
-    with billing_selectors.billing_read_once():
+    with cache_read_once():
         job = caption_job_managed_claim(job_id=job_id, attempt_token=attempt_token)
         if job is None:
             return None

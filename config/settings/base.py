@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "billing.middleware.BillingReadOnceMiddleware",
+    "config.cache.ReadOnceMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
