@@ -35,6 +35,76 @@ _job_status_for_owner = CompiledRead(
     .only(*STATUS_FIELDS), owner=_OWNER, pk=_PK)
 
 
+# --- The API's job list: DRF's cursor pages, each shape compiled once per process --------
+
+_CREATED = CaptionJob._meta.get_field("created_at")
+_PAGE_FIELDS = {"status": CaptionJob._meta.get_field("status"),
+                "created_after": _CREATED, "created_before": _CREATED}
+_PAGE_POSITIONS = ("created_at__lt", "created_at__gt")
+_page_reads: dict[tuple, CompiledRead] = {}
+_PAGE_SHAPES_KEPT = 64  # a cursor's offset is the client's to choose: shapes are bounded
+
+
+def _page_read(shape: tuple) -> CompiledRead:
+    given, ordering, position_lookup, start, stop = shape
+
+    def build(owner, position=None, **filters):
+        jobs = caption_jobs_filter(owner=owner, **filters).order_by(*ordering)
+        if position_lookup:
+            jobs = jobs.filter(**{position_lookup: position})
+        return jobs[start:stop]
+
+    fields = {"owner": _OWNER, **{name: _PAGE_FIELDS[name] for name in given}}
+    if position_lookup:
+        fields["position"] = _CREATED
+    return CompiledRead(CaptionJob, build, **fields)
+
+
+class CaptionJobPages:
+    """``caption_jobs_filter``'s jobs as DRF's ``CursorPagination`` reads a page of them:
+    ordered, after the cursor's position when it has one, then one slice; the same rows
+    and objects the QuerySet gives. Each shape of that read (the filters given, the
+    order, the cursor's direction, the slice) is compiled once per process
+    (``CompiledRead``): building and compiling the QuerySet again for each request was
+    about a quarter of a job list's CPU."""
+
+    def __init__(self, *, owner, filters: dict, ordering: tuple = (), position=None):
+        self.owner, self.filters = owner, filters
+        self.ordering, self.position = ordering, position
+
+    def order_by(self, *ordering: str) -> "CaptionJobPages":
+        return CaptionJobPages(owner=self.owner, filters=self.filters, ordering=ordering,
+                               position=self.position)
+
+    def filter(self, **lookup) -> "CaptionJobPages":
+        [(name, value)] = lookup.items()
+        if name not in _PAGE_POSITIONS or self.position is not None:
+            raise ValueError(f"a job page is not filtered by {name}")
+        return CaptionJobPages(owner=self.owner, filters=self.filters,
+                               ordering=self.ordering, position=(name, value))
+
+    def __getitem__(self, window: slice) -> list[CaptionJob]:
+        given = tuple(name for name in _PAGE_FIELDS if self.filters.get(name))
+        position_lookup, position = self.position or (None, None)
+        shape = (given, self.ordering, position_lookup, window.start, window.stop)
+        read = _page_reads.get(shape)
+        if read is None:
+            read = _page_read(shape)
+            if len(_page_reads) < _PAGE_SHAPES_KEPT:
+                _page_reads[shape] = read
+        values = {name: self.filters[name] for name in given}
+        if position_lookup:
+            values["position"] = position
+        return read(owner=self.owner.pk, **values)
+
+
+def caption_job_pages(*, owner, status: str | None = None, created_after=None,
+                      created_before=None) -> "CaptionJobPages":
+    """``caption_jobs_filter``'s jobs, for ``api.pagination.CreatedCursorPagination``."""
+    return CaptionJobPages(owner=owner, filters={
+        "status": status, "created_after": created_after, "created_before": created_before})
+
+
 def _one_or_404(rows: list[CaptionJob]) -> CaptionJob:
     if not rows:
         raise Http404("No job matches the given query.")

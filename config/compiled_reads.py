@@ -21,12 +21,14 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from django.db import connections, router
 from django.db.models import Field, Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 
 _NO_MATCH = object()  # a value the column cannot hold: no row can match it
+_MARKER_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 class _Compiled:
@@ -58,9 +60,10 @@ class CompiledRead:
     """``build(**markers)`` compiled once per database; ``read(**values)`` runs it.
 
     ``model`` is what the read returns (and what the database router is asked about);
-    ``fields`` names the model field each parameter is compared with for equality:
-    values are checked and prepared as the ORM would (``get_prep_value``,
-    ``get_db_prep_value``), and an integer the column cannot hold matches nothing.
+    ``fields`` names the model field each parameter is compared with (for equality, or
+    an order for a date and time): values are checked and prepared as the ORM would
+    (``get_prep_value``, ``get_db_prep_value``), and an integer the column cannot hold
+    matches nothing (integers are compared for equality only).
     """
 
     def __init__(self, model: type[Model], build: Callable[..., QuerySet], **fields: Field):
@@ -76,6 +79,8 @@ class CompiledRead:
             return uuid.uuid4()
         if "Integer" in kind or kind in ("AutoField", "BigAutoField", "SmallAutoField"):
             return 10**15 + secrets.randbelow(10**15)
+        if kind == "DateTimeField":
+            return _MARKER_EPOCH + timedelta(microseconds=secrets.randbelow(10**15))
         return f"compiled-read-{secrets.token_hex(8)}"
 
     def _compile(self, alias: str) -> _Compiled:

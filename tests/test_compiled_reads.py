@@ -152,3 +152,50 @@ def test_a_related_manager_and_a_migrations_model_keep_their_own_get(user, other
     historical = state.apps.get_model("accounts", "User")
     got = historical.objects.get(pk=user.pk)
     assert type(got) is historical and got.email == user.email
+
+
+def test_job_pages_are_the_querysets_pages_for_every_shape(user, other_user):
+    """The API list's pages (``CaptionJobPages``, as DRF's cursor pagination reads them)
+    against the same reads through the QuerySet: filters, both directions of a cursor,
+    offsets within equal times."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    made = [CaptionJobFactory(owner=user, status=JobStatus.DONE if i % 3 else JobStatus.FAILED)
+            for i in range(9)] + [CaptionJobFactory(owner=other_user)]
+    for i, job in enumerate(made):  # pairs of equal times, so offsets matter
+        CaptionJob.objects.filter(pk=job.pk).update(created_at=now - timedelta(hours=i // 2))
+    middle = now - timedelta(hours=2)
+    shapes = [
+        ({}, ("-created_at", "-id"), None, slice(0, 4)),
+        ({}, ("-created_at", "-id"), ("created_at__lt", str(middle)), slice(0, 4)),
+        ({}, ("-created_at", "-id"), ("created_at__lt", middle), slice(1, 5)),
+        ({}, ("created_at", "id"), ("created_at__gt", str(middle)), slice(0, 3)),
+        ({"status": JobStatus.FAILED}, ("-created_at", "-id"), None, slice(0, 21)),
+        ({"created_after": middle}, ("-created_at", "-id"), None, slice(0, 21)),
+        ({"created_before": middle, "status": JobStatus.DONE}, ("-created_at", "-id"),
+         ("created_at__lt", now), slice(0, 21)),
+        ({"status": ""}, ("-created_at", "-id"), None, slice(0, 2)),
+    ]
+    for filters, ordering, position, window in shapes:
+        expected = selectors.caption_jobs_filter(owner=user, **filters).order_by(*ordering)
+        pages = selectors.caption_job_pages(owner=user, **filters).order_by(*ordering)
+        if position:
+            expected = expected.filter(**dict([position]))
+            pages = pages.filter(**dict([position]))
+        for _ in range(2):  # compiled by the first, reused by the second
+            got = pages[window]
+            want = list(expected[window])
+            assert [_state(j) for j in got] == [_state(j) for j in want], (filters, position)
+            assert all(j.owner_id == user.pk for j in got)
+        assert want, (filters, position, window)  # each shape has rows to compare
+
+
+def test_a_job_page_refuses_what_it_does_not_read(user):
+    pages = selectors.caption_job_pages(owner=user)
+    with pytest.raises(ValueError):
+        pages.filter(status="done")
+    with pytest.raises(ValidationError):  # as the ORM: a cursor's position is a time
+        pages.order_by("-created_at").filter(created_at__lt="not a time")[0:3]

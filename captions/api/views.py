@@ -250,7 +250,7 @@ class JobListCreateApi(APIView):
     def get(self, request):
         filters = self.JobFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        jobs = selectors.caption_jobs_filter(owner=request.user, **filters.validated_data)
+        jobs = selectors.caption_job_pages(owner=request.user, **filters.validated_data)
         paginator = self.Pagination()
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(_jobs_data(request, page))
