@@ -84,18 +84,19 @@ def caption_job_admission_check(*, owner, media_seconds: float = 0, language: st
 
 
 def _job_create(*, owner, asset, clean: dict, message: str) -> CaptionJob:
-    """Create the job and admit it under the owner's quotas, in the caller's transaction.
+    """Admit the job under the owner's quotas and create it, in the caller's transaction.
 
-    The admission comes last: it locks the owner's account until the commit, and every
-    other submission and every finishing job of that owner waits for that lock, so the
-    job's own rows are written before it is taken (a refusal rolls them back)."""
-    job = CaptionJob.objects.create(id=uuid.uuid4(), owner=owner, asset=asset, **clean,
+    The admission comes first: it locks the owner's account until the commit, so the
+    owner's jobs get their creation times in the order they commit, and a client that
+    follows the list by ``created_after`` never misses one that committed late."""
+    job_id = uuid.uuid4()
+    billing_quotas.quota_admit(user=owner, job_id=job_id,
+                               media_seconds=asset.duration_seconds or 0,
+                               language=clean["language"])
+    job = CaptionJob.objects.create(id=job_id, owner=owner, asset=asset, **clean,
                                     **routing.caption_job_route_fields(kind=asset.kind))
     JobEvent.objects.create(job=job, to_status=JobStatus.QUEUED, stage=job.stage, actor=owner,
                             message=message)
-    billing_quotas.quota_admit(user=owner, job_id=job.pk,
-                               media_seconds=asset.duration_seconds or 0,
-                               language=clean["language"])
     outbox_send_on_commit(caption_job_message(job=job))
     return job
 
