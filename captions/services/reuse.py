@@ -29,12 +29,14 @@ def caption_job_reusable(*, owner, sha256: str, clean: dict) -> CaptionJob | Non
     Asked on every submission and answered "none" by most: the match is looked up by id
     alone (one column), and only a match is read whole, with its asset and origin (the
     whole read's SQL, three tables' columns, took most of this check's time)."""
-    pk = (CaptionJob.objects.filter(owner=owner, status=JobStatus.DONE, asset__sha256=sha256,
-                                    results_purged_at__isnull=True, **clean)
-          .order_by("-finished_at").values_list("pk", flat=True).first())
+    reusable = CaptionJob.objects.filter(owner=owner, status=JobStatus.DONE,
+                                         results_purged_at__isnull=True)
+    pk = (reusable.filter(asset__sha256=sha256, **clean).order_by("-finished_at")
+          .values_list("pk", flat=True).first())
     if pk is None:
         return None
-    return CaptionJob.objects.select_related("asset", "reused_from").filter(pk=pk).first()
+    # Still reusable: retention may have purged its results between the two reads.
+    return reusable.select_related("asset", "reused_from").filter(pk=pk).first()
 
 
 def caption_job_reuse(*, owner, source: CaptionJob, original_name: str = "") -> CaptionJob:
