@@ -1,3 +1,5 @@
+import threading
+from collections import OrderedDict
 
 from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
@@ -41,8 +43,12 @@ _CREATED = CaptionJob._meta.get_field("created_at")
 _PAGE_FIELDS = {"status": CaptionJob._meta.get_field("status"),
                 "created_after": _CREATED, "created_before": _CREATED}
 _PAGE_POSITIONS = ("created_at__lt", "created_at__gt")
-_page_reads: dict[tuple, CompiledRead] = {}
-_PAGE_SHAPES_KEPT = 64  # a cursor's offset is the client's to choose: shapes are bounded
+# The shapes used most lately, at most 64: a cursor's offset and the page size are the
+# client's to choose, so the shapes kept are bounded, and odd ones do not crowd out the
+# common ones for good.
+_page_reads: OrderedDict[tuple, CompiledRead] = OrderedDict()
+_page_reads_lock = threading.Lock()
+_PAGE_SHAPES_KEPT = 64
 
 
 def _page_read(shape: tuple) -> CompiledRead:
@@ -87,11 +93,16 @@ class CaptionJobPages:
         given = tuple(name for name in _PAGE_FIELDS if self.filters.get(name))
         position_lookup, position = self.position or (None, None)
         shape = (given, self.ordering, position_lookup, window.start, window.stop)
-        read = _page_reads.get(shape)
+        with _page_reads_lock:
+            read = _page_reads.get(shape)
+            if read is not None:
+                _page_reads.move_to_end(shape)
         if read is None:
             read = _page_read(shape)
-            if len(_page_reads) < _PAGE_SHAPES_KEPT:
+            with _page_reads_lock:
                 _page_reads[shape] = read
+                if len(_page_reads) > _PAGE_SHAPES_KEPT:
+                    _page_reads.popitem(last=False)
         values = {name: self.filters[name] for name in given}
         if position_lookup:
             values["position"] = position

@@ -199,3 +199,17 @@ def test_a_job_page_refuses_what_it_does_not_read(user):
         pages.filter(status="done")
     with pytest.raises(ValidationError):  # as the ORM: a cursor's position is a time
         pages.order_by("-created_at").filter(created_at__lt="not a time")[0:3]
+
+
+def test_job_page_shapes_kept_are_the_latest_used(user):
+    """Any client can ask for odd shapes (a cursor's offset, the page size): at most 64
+    are kept, and the one in use stays compiled."""
+    from captions.selectors import _PAGE_SHAPES_KEPT, _page_reads
+
+    job = CaptionJobFactory(owner=user)
+    pages = selectors.caption_job_pages(owner=user).order_by("-created_at", "-id")
+    for size in range(2, 2 + 2 * _PAGE_SHAPES_KEPT):
+        assert [j.pk for j in pages[0:size]] == [job.pk]
+        assert [j.pk for j in pages[0:21]] == [job.pk]  # the common shape, in between
+    assert len(_page_reads) == _PAGE_SHAPES_KEPT
+    assert ((), ("-created_at", "-id"), None, 0, 21) in _page_reads

@@ -266,3 +266,27 @@ def test_omitted_booleans_in_a_multipart_submit_keep_their_defaults(api):
     body = submit(api).json()
     assert body["options"]["hashtags"] is True and body["options"]["emoji"] is True
     assert body["options"]["word_timestamps"] is False
+
+
+def test_the_list_pages_back_and_forth_through_jobs_created_at_the_same_time(api, user):
+    """Cursors with an offset (jobs that share a creation time) and reversed cursors (the
+    `previous` links) give the same pages both ways."""
+    now = timezone.now()
+    jobs = [CaptionJobFactory(owner=user) for _ in range(8)]
+    for i, job in enumerate(jobs):  # three at each time
+        CaptionJob.objects.filter(pk=job.pk).update(created_at=now - timedelta(hours=i // 3))
+
+    forward, url = [], "/api/v1/jobs/?page_size=3"
+    while url:
+        page = api.get(url).json()
+        forward.append([j["id"] for j in page["results"]])
+        last, url = page, page["next"]
+    assert sorted(sum(forward, [])) == sorted(str(j.pk) for j in jobs)
+    assert len(forward) == 3
+
+    backward, url = [forward[-1]], last["previous"]
+    while url:
+        page = api.get(url).json()
+        backward.insert(0, [j["id"] for j in page["results"]])
+        url = page["previous"]
+    assert backward == forward
