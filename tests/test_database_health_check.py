@@ -4,7 +4,9 @@ server has said nothing to it, and replaced when the server ended it
 
 from __future__ import annotations
 
+import os
 import select
+import socket
 import time
 
 import pytest
@@ -75,3 +77,15 @@ def test_a_connection_inside_a_transaction_is_asked(kept, monkeypatch):
     kept.close_if_health_check_failed()
     assert asked == [True]
     kept.connection.rollback()
+
+
+def test_kept_connections_probe_a_silent_peer_with_tcp_keepalives(kept):
+    """A host that crashed and came back sends nothing to the connections it lost: a
+    keepalive probe gets its reset, which the check above then sees on the socket."""
+    probe = socket.socket(fileno=os.dup(kept.connection.fileno()))
+    try:
+        assert probe.family in (socket.AF_INET, socket.AF_INET6)  # the tests use TCP
+        assert probe.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 15
+    finally:
+        probe.close()  # the duplicate descriptor only; the connection keeps its own

@@ -18,7 +18,11 @@ told anything by the server since its last answer, so it is usable as far as a `
 proxy closing an idle connection all close the socket or send a last message first,
 which makes it readable. Only then, or when the connection is not idle, is Django's
 ``SELECT 1`` sent. Errors inside a request keep Django's own check
-(``close_if_unusable_or_obsolete``).
+(``close_if_unusable_or_obsolete``). A host that crashed and came back at the same
+address sends nothing to the connections it lost; TCP keepalives, on by default here
+(``_KEEPALIVES``: a probe after 15 s idle), get its reset, which makes the socket report
+an error and so sends ``SELECT 1``. A request in the window before the first probe
+fails on its first query (503, ``config.outages``), once per kept connection.
 """
 
 from __future__ import annotations
@@ -67,7 +71,18 @@ def rds_secret_password(secret_arn: str) -> str:
         return password
 
 
+# libpq's TCP keepalives for every connection (an OPTIONS entry of the same name wins).
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 15, "keepalives_interval": 5,
+               "keepalives_count": 3}
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        for name, value in _KEEPALIVES.items():
+            params.setdefault(name, value)
+        return params
+
     def get_new_connection(self, conn_params):
         try:
             return super().get_new_connection(conn_params)
@@ -88,9 +103,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def close_if_health_check_failed(self):
         """Django's check before a request uses a kept connection, sent only when needed."""
-        if (self.connection is None or not self.health_check_enabled
+        if (self.pool or self.connection is None or not self.health_check_enabled
                 or self.health_check_done):
-            return
+            return  # a pool hands out only connections it has checked itself
         if not self._idle_and_quiet() and not self.is_usable():
             self.close()
         self.health_check_done = True
