@@ -23,7 +23,10 @@ file check, S3, the quota ledger, the outbox).
 
 The CPU time of the worker's processes and of the database backends serving them is
 read from /proc for phases 1 and 2: CPU per job against CPU per empty task is a share
-that holds on a machine shared with other work, where tasks/s do not.
+that holds on a machine shared with other work, where tasks/s do not. In phase 3 the
+submitting processes and this one (the S3 server runs in it) are read too: what a paced
+job costs the whole machine, and how many of its cores that takes at the paced rate
+(at or above all of them, the latency is a queue's waiting, not the pipeline's).
 
 Last line: ``RESULT jobs_per_s=… ceiling_ratio=… overhead_p50_ms=… queries_per_job=…``
 (and ``cpu_ratio=…``, ``job_cpu_ms=…``).
@@ -116,32 +119,34 @@ def _submitters(env: dict, user, count: int):
 
 
 class CpuMeter:
-    """CPU seconds used by the worker (its processes, with their children) and by the
-    PostgreSQL backends of the benchmark's database other than this process's own: a
-    figure per task that holds on a machine shared with other work."""
+    """CPU seconds used by the worker (its processes, with their children), by the
+    PostgreSQL backends of the benchmark's database other than this process's own, and
+    by any other processes named at ``start``: a figure per task that holds on a machine
+    shared with other work."""
 
     def __init__(self, worker_pid: int, db_url: str):
-        from django.db import connection
-
-        connection.ensure_connection()
-        self.own_backend = connection.connection.info.backend_pid
         self.worker_pid, self.db_url = worker_pid, db_url
 
-    def _pids(self):
-        return ([self.worker_pid, *harness.children(self.worker_pid)],
-                [p for p in harness.db_backends(self.db_url) if p != self.own_backend])
+    def _groups(self) -> dict[str, list[int]]:
+        from django.db import connection
 
-    def start(self) -> None:
-        web, db = self._pids()
-        self.before = {**harness.cpu(web), **harness.cpu(db)}
+        connection.ensure_connection()  # this process's own backend, whichever it is now
+        own = connection.connection.info.backend_pid
+        return {"worker": [self.worker_pid, *harness.children(self.worker_pid)],
+                "database": [p for p in harness.db_backends(self.db_url) if p != own],
+                **self.others}
+
+    def start(self, **others: list[int]) -> None:
+        self.others = others
+        self.before = {pid: seconds for pids in self._groups().values()
+                       for pid, seconds in harness.cpu(pids).items()}
 
     def stop(self, tasks: int) -> float:
-        """CPU ms per task, worker and database together; ``self.split`` keeps them apart."""
-        web, db = self._pids()
-        per = {name: sum(seconds - self.before.get(pid, 0.0)
-                         for pid, seconds in harness.cpu(pids).items())
-               for name, pids in (("worker", web), ("database", db))}
-        self.split = {name: 1000 * used / max(1, tasks) for name, used in per.items()}
+        """CPU ms per task, all groups together; ``self.split`` keeps them apart."""
+        self.split = {name: 1000 * sum(seconds - self.before.get(pid, 0.0)
+                                       for pid, seconds in harness.cpu(pids).items())
+                      / max(1, tasks)
+                      for name, pids in self._groups().items()}
         return sum(self.split.values())
 
 
@@ -247,13 +252,19 @@ def main() -> None:
         # 3. Latency at a share of capacity.
         rate = args.load * capacity
         with _submitters(env, user, args.submitters) as pool:
-            pool.map(_submit_one, range(-100, -100 - 2 * args.submitters, -1), chunksize=1)
+            warm = pool.map(_submit_one, range(-100, -100 - 2 * args.submitters, -1),
+                            chunksize=1)
+            _wait(lambda: _final_count(warm) == len(warm), timeout=60, what="the warm-up jobs")
+            # The submitting processes, and this one (the S3 server runs in it), beside the
+            # worker and the database: everything the paced jobs cost the machine.
+            meter.start(submitting=[*(p.pid for p in pool._pool), os.getpid()])
             t0 = time.time() + 1.0
             paced = pool.map(_submit_paced, [(n + i, t0 + i / rate) for i in range(m)],
                              chunksize=1)
-        achieved = m / (max(at for _, at in paced) - t0)
-        _wait(lambda: _final_count([p for p, _ in paced]) == m, timeout=600,
-              what="the paced jobs")
+            achieved = m / (max(at for _, at in paced) - t0)
+            _wait(lambda: _final_count([p for p, _ in paced]) == m, timeout=600,
+                  what="the paced jobs")
+            paced_cpu = meter.stop(m)
         finished = dict(CaptionJob.objects.filter(pk__in=[p for p, _ in paced])
                         .values_list("pk", "finished_at"))
         overheads = [(finished[pk].timestamp() - at) * 1000 for pk, at in paced]
@@ -261,6 +272,11 @@ def main() -> None:
         print(f"latency   at {rate:.1f} jobs/s ({100 * args.load:.0f}% of capacity; "
               f"submitted at {achieved:.1f}/s): submit-to-done p50 {p50:.1f} ms, "
               f"p95 {p95:.1f} ms", flush=True)
+        cores = os.cpu_count() or 1
+        print(f"paced CPU {paced_cpu:.1f} ms per job (submitting with the S3 server "
+              f"{meter.split['submitting']:.1f}, worker {meter.split['worker']:.1f}, "
+              f"database {meter.split['database']:.1f}): at {achieved:.1f} jobs/s "
+              f"{achieved * paced_cpu / 1000:.2f} of {cores} cores", flush=True)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         try:
