@@ -17,18 +17,34 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def cache_reads(monkeypatch):
-    """The keys of every GET sent to Redis, in order."""
-    keys: list[str] = []
+def cache_round_trips(monkeypatch):
+    """The keys of each GET or MGET sent to Redis: one list per round trip."""
+    trips: list[list[str]] = []
     send = redis.client.Redis.execute_command
 
     def recording(self, *args, **options):
         if args and args[0] in ("GET", "MGET"):
-            keys.extend(str(k) for k in args[1:])
+            trips.append([str(k) for k in args[1:]])
         return send(self, *args, **options)
 
     monkeypatch.setattr(redis.client.Redis, "execute_command", recording)
-    return keys
+    return trips
+
+
+class _Keys:
+    """Every key read, in order, across the round trips recorded so far."""
+
+    def __init__(self, trips: list[list[str]]):
+        self.trips = trips
+
+    def __iter__(self):
+        return (key for trip in self.trips for key in trip)
+
+
+@pytest.fixture
+def cache_reads(cache_round_trips):
+    """The keys of every GET sent to Redis, in order."""
+    return _Keys(cache_round_trips)
 
 
 def test_an_api_upload_reads_its_owners_plan_and_override_once(api, user, cache_reads):
@@ -53,21 +69,6 @@ def test_a_subscription_changed_within_the_block_is_seen_by_the_next_read(user):
         SubscriptionFactory(user=user, plan_code="creator")
 
         assert billing_selectors.plan_for_user(user=user).code == "creator"
-
-
-@pytest.fixture
-def cache_round_trips(monkeypatch):
-    """The keys of each GET or MGET sent to Redis: one list per round trip."""
-    trips: list[list[str]] = []
-    send = redis.client.Redis.execute_command
-
-    def recording(self, *args, **options):
-        if args and args[0] in ("GET", "MGET"):
-            trips.append([str(k) for k in args[1:]])
-        return send(self, *args, **options)
-
-    monkeypatch.setattr(redis.client.Redis, "execute_command", recording)
-    return trips
 
 
 def test_an_api_request_reads_its_users_plan_with_its_key_in_one_round_trip(
